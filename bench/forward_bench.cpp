@@ -1,0 +1,142 @@
+// Forward-pass benchmark: BERT-base-shaped random weights and tweet-bert-mini (../shared/models),
+// batch x seq 1x16, 1x128, 32x32, 32x128. Validates the fast path against the reference kernels first,
+// warms up, then reports the median of the timed runs, GFLOP/s, sentences/s and the kernel path used.
+//
+//   forward_bench [--threads N] [--runs N] [--only base|mini]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "nn/model.h"
+#include "tensor/gemm.h"
+#include "tensor/kernels.h"
+#include "tensor/threads.h"
+#include "weights/import.h"
+
+using namespace tern;
+
+namespace tern::detail {
+bool set_kernels_avx512(bool on);
+}
+
+namespace {
+
+const char* kBaseConfig = R"({"model_type": "bert", "architectures": ["BertModel"], "vocab_size": 30522,
+  "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+  "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12})";
+
+std::unique_ptr<Model> random_model(const char* config_json, uint64_t seed) {
+  ModelOptions mo;
+  mo.bind.init_everything = true;
+  mo.bind.seed = seed;
+  return std::make_unique<Model>(parse_config(config_json, "bench config"), TensorMap{}, "random weights", mo);
+}
+
+struct Batch {
+  Tensor ids, mask, tti;
+};
+
+// Token ids drawn from the vocabulary, every row full length (a worst case: no padding).
+Batch make_batch(int64_t B, int64_t T, int64_t vocab, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::uniform_int_distribution<int64_t> d(1000, vocab - 1);
+  Batch b{Tensor::empty({B, T}, DType::I64), Tensor::empty({B, T}, DType::I64), Tensor::zeros({B, T}, DType::I64)};
+  for (int64_t i = 0; i < B * T; ++i) {
+    b.ids.i64()[i] = d(g);
+    b.mask.i64()[i] = 1;
+  }
+  for (int64_t r = 0; r < B; ++r) {
+    b.ids.i64()[r * T] = 101;
+    b.ids.i64()[r * T + T - 1] = 102;
+  }
+  return b;
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+float max_diff(const Tensor& a, const Tensor& b) {
+  float m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.f32()[i] - b.f32()[i]));
+  return m;
+}
+
+void run(const std::string& name, Model& m, int runs) {
+  // Validate: the fast path against the reference GEMM loop and the baseline kernels on a small batch.
+  {
+    Batch b = make_batch(2, 16, m.config().vocab_size, 7);
+    Tensor fast = m.forward(b.ids, b.mask, b.tti).last_hidden_state;
+    set_gemm_backend(GemmBackend::Reference);
+    detail::set_kernels_avx512(false);
+    Tensor slow = m.forward(b.ids, b.mask, b.tti).last_hidden_state;
+    set_gemm_backend(GemmBackend::Dnnl);
+    detail::set_kernels_avx512(true);
+    const float d = max_diff(fast, slow);
+    std::printf("%-5s validate: fast vs reference kernels max |diff| = %.2e %s\n", name.c_str(), d,
+                d < 1e-4f ? "(ok)" : "(MISMATCH)");
+    if (!(d < 1e-4f)) std::exit(1);
+  }
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 16}, {1, 128}, {32, 32}, {32, 128}};
+  for (auto [B, T] : shapes) {
+    if (T > m.config().max_positions) continue;
+    Batch b = make_batch(B, T, m.config().vocab_size, 11);
+    for (int w = 0; w < 2; ++w) m.forward(b.ids, b.mask, b.tti);
+    std::vector<double> ts;
+    const double budget_start = now_ms();
+    for (int r = 0; r < runs || (now_ms() - budget_start < 1500 && r < 200); ++r) {
+      const double t0 = now_ms();
+      m.forward(b.ids, b.mask, b.tti);
+      ts.push_back(now_ms() - t0);
+    }
+    std::sort(ts.begin(), ts.end());
+    const double med = ts[ts.size() / 2];
+    std::printf("%-5s %3lldx%-4lld median %9.2f ms  %7.1f GFLOP/s  %8.1f sentences/s  (%zu runs)\n", name.c_str(),
+                static_cast<long long>(B), static_cast<long long>(T), med, m.flops(B, T) / med / 1e6, B * 1000.0 / med,
+                ts.size());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 0, runs = 7;
+  std::string only;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
+  }
+  set_num_threads(threads);
+  std::printf("tern forward_bench: %d threads, gemm = %s, elementwise kernels = %s\n", num_threads(),
+              gemm_description().c_str(), kernels_isa());
+  try {
+    if (only.empty() || only == "base") {
+      auto m = random_model(kBaseConfig, 1);
+      std::printf("base  = BERT-base shape, random weights (%.1fM parameters)\n", m->params().count() / 1e6);
+      run("base", *m, runs);
+    }
+    if (only.empty() || only == "mini") {
+      const std::string dir = "../shared/models/tweet-bert-mini";
+      if (std::filesystem::exists(dir + "/config.json")) {
+        ModelBundle b = import_hf(dir);
+        auto m = Model::from_bundle(b, dir);
+        std::printf("mini  = %s (%.1fM parameters)\n", dir.c_str(), m->params().count() / 1e6);
+        run("mini", *m, runs);
+      } else {
+        std::printf("mini  skipped: %s not found (run from the repository root with ../shared beside it)\n",
+                    dir.c_str());
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "forward_bench: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,87 @@
+// tern convert --from <HF dir | model.safetensors | tf_model.h5> --out model.h5
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "nn/model.h"
+#include "weights/import.h"
+#include "weights/model_file.h"
+
+namespace tern::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: tern convert --from PATH --out MODEL.h5 [options]\n"
+    "\n"
+    "Imports a Hugging Face checkpoint into one tern model file (weights + config + tokenizer + labels).\n"
+    "PATH is a directory with config.json and model.safetensors or tf_model.h5 (+ tokenizer files), or one\n"
+    "of those checkpoint files next to its config.json. The tensors are checked against the architecture\n"
+    "the config describes before anything is written.\n"
+    "\n"
+    "options:\n"
+    "  --from PATH           Hugging Face checkpoint (directory or file)\n"
+    "  --out FILE            tern model file to write (.h5)\n"
+    "  --dtype T             storage of the float parameters: keep (default), float32, float16, bfloat16\n"
+    "  --tokenizer DIR       take the tokenizer files from DIR instead of the checkpoint's directory\n"
+    "  --allow-nonfinite     accept NaN / Inf in weights (default: an error naming the tensor)\n";
+
+void add_tokenizer_dir(ModelBundle& b, const std::string& dir) {
+  namespace fs = std::filesystem;
+  TERN_CHECK(fs::is_directory(dir), "--tokenizer " << dir << " is not a directory");
+  b.tokenizer_files.clear();
+  for (const char* f : {"vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                        "special_tokens_map.json"}) {
+    fs::path p = fs::path(dir) / f;
+    if (!fs::exists(p)) continue;
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream os;
+    os << in.rdbuf();
+    TERN_CHECK(in.good() || in.eof(), "cannot read " << p.string());
+    b.tokenizer_files[f] = os.str();
+  }
+  TERN_CHECK(!b.tokenizer_files.empty(), "--tokenizer " << dir << " holds no tokenizer file (vocab.txt, vocab.json + "
+                                                        "merges.txt or tokenizer.json)");
+}
+
+}  // namespace
+
+int cmd_convert(int argc, char** argv) {
+  Args a(argc, argv, {"from", "out", "dtype", "tokenizer"}, {"allow-nonfinite"});
+  if (a.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  const std::string from = a.require("from"), out = a.require("out");
+  ImportOptions io;
+  io.allow_nonfinite = a.has("allow-nonfinite");
+  ModelBundle b = import_hf(from, io);
+  if (auto t = a.get("tokenizer")) add_tokenizer_dir(b, *t);
+
+  // Validate names and shapes against the architecture (the model consumes a shallow copy of the map).
+  ModelOptions mo;
+  mo.bind.init_missing = true;  // a head the checkpoint lacks is reported, training initialises it
+  Model m(parse_config(b.config_json, from + "/config.json"), b.tensors, from, mo);
+  const ModelConfig& c = m.config();
+  for (const auto& s : m.skipped()) std::fprintf(stderr, "tern convert: note: tensor %s is not used by %s (skipped at load)\n", s.c_str(), c.architecture.c_str());
+  for (const auto& s : m.initialised())
+    std::fprintf(stderr, "tern convert: note: the checkpoint has no %s: it must be trained before use\n", s.c_str());
+  if (b.tokenizer_files.empty())
+    std::fprintf(stderr, "tern convert: note: no tokenizer files found; add them with --tokenizer DIR\n");
+
+  const std::string dt = a.get("dtype").value_or("keep");
+  if (dt == "keep") {
+    save_model(out, b);
+  } else {
+    save_model(out, b, dtype_from_name(dt));
+  }
+  std::fprintf(stderr, "tern convert: wrote %s (%s, %zu tensors, %.2fM parameters, %zu tokenizer files)\n",
+               out.c_str(), c.architecture.empty() ? c.model_type.c_str() : c.architecture.c_str(), b.tensors.size(),
+               m.params().count() / 1e6, b.tokenizer_files.size());
+  return 0;
+}
+
+}  // namespace tern::cli

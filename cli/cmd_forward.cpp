@@ -1,0 +1,116 @@
+// tern forward --model M.h5 --input in.h5 --output out.h5
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "nn/model.h"
+#include "tensor/gemm.h"
+#include "tensor/kernels.h"
+#include "tensor/threads.h"
+#include "weights/h5_arrays.h"
+#include "weights/model_file.h"
+
+namespace tern::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: tern forward --model MODEL.h5 --input IN.h5 --output OUT.h5 [--threads N] [--batch-size N]\n"
+    "\n"
+    "Runs the model on token ids and writes its outputs. IN.h5 holds int64 (B, T) datasets input_ids,\n"
+    "attention_mask and optionally token_type_ids, at the root or in the group inputs/ (as in Hugging Face\n"
+    "reference files). OUT.h5 gets float32 datasets last_hidden_state (B, T, C), pooler_output (B, C) when\n"
+    "the model has a pooler, and logits (B, num_labels) when it has a head.\n"
+    "\n"
+    "options:\n"
+    "  --model FILE        tern model (.h5, from tern convert)\n"
+    "  --input FILE        token ids (.h5)\n"
+    "  --output FILE       outputs (.h5), written atomically\n"
+    "  --threads N         threads for tern and the BLAS (default: all cores)\n"
+    "  --batch-size N      rows per forward pass (default 64)\n"
+    "  --allow-nonfinite   load weights holding NaN / Inf\n";
+
+// input_ids, attention_mask, token_type_ids (int64 (B, T)) from the root of `path` or its group inputs/.
+TensorMap read_token_arrays(const std::string& path) {
+  auto specs = [](bool required) {
+    return std::vector<H5ArraySpec>{{"input_ids", 2, H5Kind::Int, required},
+                                    {"attention_mask", 2, H5Kind::Int, false},
+                                    {"token_type_ids", 2, H5Kind::Int, false}};
+  };
+  TensorMap m = read_h5_arrays(path, specs(false), "");
+  if (!m.count("input_ids")) {
+    try {
+      m = read_h5_arrays(path, specs(true), "inputs");
+    } catch (const Error& e) {
+      TERN_FAIL(path << ": no int64 (B, T) dataset input_ids at the root or in the group inputs/ (" << e.what()
+                     << ")");
+    }
+  }
+  const Shape& s = m.at("input_ids").shape();
+  for (const char* k : {"attention_mask", "token_type_ids"})
+    if (m.count(k))
+      TERN_CHECK(m.at(k).shape() == s, path << ": " << k << " has shape " << shape_str(m.at(k).shape())
+                                            << " but input_ids has " << shape_str(s));
+  TERN_CHECK(s[0] > 0 && s[1] > 0, path << ": input_ids is empty " << shape_str(s));
+  return m;
+}
+
+// Rows [r0, r1) of an int64 (B, T) tensor as a contiguous copy.
+Tensor rows(const Tensor& t, int64_t r0, int64_t r1) { return t.slice(0, r0, r1).contiguous(); }
+
+}  // namespace
+
+int cmd_forward(int argc, char** argv) {
+  Args a(argc, argv, {"model", "input", "output", "threads", "batch-size"}, {"allow-nonfinite"});
+  if (a.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  const std::string model_path = a.require("model"), in_path = a.require("input"), out_path = a.require("output");
+  apply_threads(a);
+  const int batch = a.get_int("batch-size", 64);
+  TERN_CHECK(batch >= 1, "--batch-size must be >= 1");
+
+  LoadOptions lo;
+  lo.allow_nonfinite = a.has("allow-nonfinite");
+  ModelBundle bundle = load_model(model_path, lo);
+  auto model = Model::from_bundle(bundle, model_path);
+  if (!model->skipped().empty())
+    std::fprintf(stderr, "tern forward: note: %zu tensors of the checkpoint are not used by this model (e.g. %s)\n",
+                 model->skipped().size(), model->skipped()[0].c_str());
+
+  TensorMap in = read_token_arrays(in_path);
+  const Tensor& ids = in.at("input_ids");
+  const int64_t B = ids.size(0), T = ids.size(1), C = model->config().hidden;
+  Tensor mask = in.count("attention_mask") ? in.at("attention_mask") : Tensor();
+  Tensor tti = in.count("token_type_ids") ? in.at("token_type_ids") : Tensor();
+
+  Tensor lhs = Tensor::empty({B, T, C});
+  Tensor pooled = model->has_pooler() ? Tensor::empty({B, C}) : Tensor();
+  Tensor logits = model->has_head() ? Tensor::empty({B, model->config().num_labels}) : Tensor();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t r0 = 0; r0 < B; r0 += batch) {
+    const int64_t r1 = std::min<int64_t>(B, r0 + batch);
+    ModelOutputs o = model->forward(rows(ids, r0, r1), mask.defined() ? rows(mask, r0, r1) : Tensor(),
+                                    tti.defined() ? rows(tti, r0, r1) : Tensor());
+    std::memcpy(lhs.f32() + r0 * T * C, o.last_hidden_state.f32(), o.last_hidden_state.nbytes());
+    if (pooled.defined()) std::memcpy(pooled.f32() + r0 * C, o.pooler_output.f32(), o.pooler_output.nbytes());
+    if (logits.defined())
+      std::memcpy(logits.f32() + r0 * logits.size(1), o.logits.f32(), o.logits.nbytes());
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  TensorMap out;
+  out["last_hidden_state"] = lhs;
+  if (pooled.defined()) out["pooler_output"] = pooled;
+  if (logits.defined()) out["logits"] = logits;
+  write_h5_arrays(out_path, out);
+  std::fprintf(stderr, "tern forward: %lld x %lld tokens in %.1f ms (%d threads, gemm: %s, kernels: %s) -> %s\n",
+               static_cast<long long>(B), static_cast<long long>(T), ms, num_threads(), gemm_description().c_str(),
+               kernels_isa(), out_path.c_str());
+  return 0;
+}
+
+}  // namespace tern::cli

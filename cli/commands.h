@@ -1,0 +1,10 @@
+// The tern subcommands; each lives in cmd_<name>.cpp and returns the process exit code.
+#pragma once
+
+namespace tern::cli {
+
+int cmd_convert(int argc, char** argv);
+int cmd_forward(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+
+}  // namespace tern::cli

@@ -1,0 +1,49 @@
+// tern: thin front end. Parses the subcommand and hands over to cmd_<name>.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"convert", tern::cli::cmd_convert, "import a Hugging Face checkpoint into one tern model .h5"},
+    {"forward", tern::cli::cmd_forward, "run a model on token ids from an .h5 file, write its outputs"},
+    {"tokenize", tern::cli::cmd_tokenize, "tokenize texts (one per line) into ids as JSONL"},
+};
+
+void usage(FILE* f) {
+  std::fprintf(f, "usage: tern <command> [options]   (tern <command> --help for its options)\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(f, "  %-10s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) == 0) {
+      try {
+        return c.run(argc - 1, argv + 1);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "tern %s: error: %s\n", c.name, e.what());
+        return 1;
+      }
+    }
+  }
+  std::fprintf(stderr, "tern: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

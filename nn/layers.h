@@ -1,0 +1,68 @@
+// Layers of the BERT-family encoders. Each fetches its own parameters by Hugging Face name.
+// Mirrors transformers/models/bert/modeling_bert.py (BertSelfAttention, BertSelfOutput, BertIntermediate,
+// BertOutput, BertLayer), roberta/modeling_roberta.py and distilbert/modeling_distilbert.py
+// (MultiHeadSelfAttention, FFN, TransformerBlock): all post-LN.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/config.h"
+#include "nn/param.h"
+
+namespace tern {
+
+// A growable float buffer that keeps its memory across batches (fresh pages are slow to touch).
+class Buffer {
+ public:
+  float* get(int64_t n);  // at least n floats; contents unspecified
+  float* data() const { return t_.defined() ? t_.f32() : nullptr; }
+
+ private:
+  Tensor t_;
+  int64_t cap_ = 0;
+};
+
+// y (N, out) = x (N, in) W^T (+ b); W: (out, in) as torch.nn.Linear.
+struct Linear {
+  Param* w = nullptr;
+  Param* b = nullptr;
+  int64_t in = 0, out = 0;
+  Linear() = default;
+  Linear(ParamStore& ps, const std::string& name, int64_t in, int64_t out, bool initialisable = false);
+  void forward(const float* x, float* y, int64_t N, bool add_bias = true) const;  // x: (N, in), y: (N, out)
+};
+
+struct LayerNormP {
+  Param* gamma = nullptr;
+  Param* beta = nullptr;
+  float eps = 1e-12f;
+  LayerNormP() = default;
+  LayerNormP(ParamStore& ps, const std::string& name, int64_t C, float eps, bool initialisable = false);
+};
+
+// Parameter names of one encoder layer, per family.
+struct LayerNames {
+  std::string q, k, v, attn_out, attn_ln, ffn_in, ffn_out, out_ln;
+  static LayerNames for_arch(Arch a, const std::string& prefix, int64_t i);
+};
+
+// What one layer's forward keeps (per layer in training, shared by all layers in inference).
+struct LayerCache {
+  Buffer q, k, v, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd;
+};
+
+class EncoderLayer {
+ public:
+  EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index);
+  // x: (B*T, C) in, y: (B*T, C) out (may not alias x). mask_add: (B, T) additive key mask.
+  void forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T, LayerCache& cache,
+               bool keep_probs) const;
+
+  Linear q, k, v, attn_out, ffn_in, ffn_out;
+  LayerNormP attn_ln, out_ln;
+  int64_t C, H, D, I;
+  Act act;
+};
+
+}  // namespace tern

@@ -1,0 +1,107 @@
+#include "nn/param.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace tern {
+
+ParamStore::ParamStore(std::map<std::string, Tensor> tensors, std::string source, BindOptions opt)
+    : tensors_(std::move(tensors)), source_(std::move(source)), opt_(opt), rng_(opt.seed * 0x9E3779B97F4A7C15ull + 1) {}
+
+Param* ParamStore::find(const std::string& name) {
+  for (auto& p : params_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+int64_t ParamStore::count() const {
+  int64_t n = 0;
+  for (const auto& p : params_) n += p.value.numel();
+  return n;
+}
+
+static bool is_no_decay(const std::string& name) {
+  auto ends = [&](const char* s) {
+    size_t n = std::strlen(s);
+    return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
+  };
+  return ends(".bias") || ends("LayerNorm.weight") || ends("layer_norm.weight") || ends("_layer_norm.weight");
+}
+
+Param* ParamStore::take(const std::string& name, const Shape& shape, Init init, bool initialisable) {
+  TERN_CHECK(find(name) == nullptr, "parameter " << name << " taken twice");
+  auto it = tensors_.find(name);
+  Param p;
+  p.name = name;
+  p.no_decay = is_no_decay(name);
+  if (it != tensors_.end()) {
+    const Tensor& t = it->second;
+    if (t.shape() != shape)
+      TERN_FAIL(source_ << ": tensor " << name << " has shape " << shape_str(t.shape()) << ", expected "
+                        << shape_str(shape));
+    if (t.dtype() != DType::F32 && t.dtype() != DType::F16 && t.dtype() != DType::BF16)
+      TERN_FAIL(source_ << ": tensor " << name << " has dtype " << dtype_name(t.dtype())
+                        << ", expected a floating-point type");
+    p.value = t.dtype() == DType::F32 ? t.contiguous() : t.to(DType::F32);
+    p.from_checkpoint = true;
+    tensors_.erase(it);
+  } else {
+    if (!(initialisable && opt_.init_missing) && !opt_.init_everything) {
+      std::ostringstream os;
+      os << source_ << ": missing tensor " << name << " " << shape_str(shape);
+      if (initialisable) os << " (a new head: train the model first, e.g. `tern train`)";
+      TERN_FAIL(os.str());
+    }
+    p.value = Tensor::empty(shape);
+    float* v = p.value.f32();
+    const int64_t n = p.value.numel();
+    if (init == Init::Zeros) {
+      std::memset(v, 0, static_cast<size_t>(n) * 4);
+    } else if (init == Init::Ones) {
+      for (int64_t i = 0; i < n; ++i) v[i] = 1.f;
+    } else {
+      // Box-Muller on a splitmix64 stream: deterministic for a seed.
+      auto next = [&]() {
+        uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        return (static_cast<double>(z >> 11) + 0.5) / 9007199254740992.0;
+      };
+      for (int64_t i = 0; i < n; ++i) {
+        double u1 = next(), u2 = next();
+        v[i] = static_cast<float>(opt_.init_std * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+      }
+    }
+    initialised_.push_back(name);
+  }
+  params_.push_back(std::move(p));
+  return &params_.back();
+}
+
+Param* ParamStore::take_optional(const std::string& name, const Shape& shape) {
+  if (!tensors_.count(name)) return nullptr;
+  return take(name, shape, Init::Zeros);
+}
+
+void ParamStore::finish(const std::vector<std::string>& skippable) {
+  std::vector<std::string> unexpected;
+  for (auto& [name, t] : tensors_) {
+    bool skip = false;
+    for (const auto& pre : skippable)
+      if (name.rfind(pre, 0) == 0) skip = true;
+    (skip ? skipped_ : unexpected).push_back(name);
+  }
+  if (!unexpected.empty()) {
+    std::ostringstream os;
+    os << source_ << ": unexpected tensor" << (unexpected.size() > 1 ? "s" : "") << " not used by the model:";
+    for (size_t i = 0; i < unexpected.size() && i < 10; ++i)
+      os << " " << unexpected[i] << " " << shape_str(tensors_[unexpected[i]].shape());
+    if (unexpected.size() > 10) os << " ... (" << unexpected.size() << " in all)";
+    TERN_FAIL(os.str());
+  }
+  tensors_.clear();
+}
+
+}  // namespace tern

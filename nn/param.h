@@ -1,0 +1,67 @@
+// Parameters by Hugging Face name. Each layer fetches its own from a ParamStore, which checks the
+// checkpoint's tensor against the expected shape; afterwards finish() reports what was not used.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace tern {
+
+enum class Init : uint8_t { Normal, Zeros, Ones };  // HF _init_weights: N(0, initializer_range), 0, 1
+
+struct Param {
+  std::string name;
+  Tensor value;   // float32, contiguous
+  Tensor grad;    // float32, same shape (training only)
+  bool from_checkpoint = false;
+  bool no_decay = false;  // bias / LayerNorm weight (for AdamW's optional exclusion)
+};
+
+struct BindOptions {
+  // A parameter the checkpoint lacks that may be initialised (a new head, the pooler of an MLM
+  // checkpoint): initialise it (training) instead of failing (inference).
+  bool init_missing = false;
+  // Initialise every parameter the checkpoint lacks (random-weight models for benchmarks and tests).
+  bool init_everything = false;
+  uint64_t seed = 0;
+  float init_std = 0.02f;  // config initializer_range
+};
+
+class ParamStore {
+ public:
+  // `tensors`: the checkpoint (consumed: float16/bfloat16 are converted to float32); `source` names it.
+  ParamStore(std::map<std::string, Tensor> tensors, std::string source, BindOptions opt = {});
+  ParamStore(const ParamStore&) = delete;
+  ParamStore& operator=(const ParamStore&) = delete;
+
+  // The parameter `name` with `shape`. Missing: error, unless `initialisable` and the options allow it.
+  Param* take(const std::string& name, const Shape& shape, Init init, bool initialisable = false);
+  // Like take(), but absent is fine: returns nullptr (optional tensors such as a checkpoint's pooler).
+  Param* take_optional(const std::string& name, const Shape& shape);
+  bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+
+  // Checks that every checkpoint tensor was used. Tensors whose names start with one of
+  // `skippable_prefixes` (an unused MLM head) are reported in skipped(); any other leftover is an error.
+  void finish(const std::vector<std::string>& skippable_prefixes);
+
+  const std::vector<std::string>& skipped() const { return skipped_; }
+  const std::vector<std::string>& initialised() const { return initialised_; }
+  std::deque<Param>& params() { return params_; }
+  const std::deque<Param>& params() const { return params_; }
+  Param* find(const std::string& name);
+  int64_t count() const;  // number of scalar parameters
+
+ private:
+  std::map<std::string, Tensor> tensors_;
+  std::string source_;
+  BindOptions opt_;
+  std::deque<Param> params_;  // stable addresses
+  std::vector<std::string> skipped_, initialised_;
+  uint64_t rng_;
+};
+
+}  // namespace tern

@@ -1,0 +1,242 @@
+// Dispatch to the AVX-512 or baseline kernels; the baseline builds; attention and gather.
+#include "tensor/kernels.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <cfloat>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/kernels_impl.h"
+#include "tensor/kernels_ref.h"
+
+namespace tern {
+
+Act act_from_name(const std::string& n) {
+  if (n == "linear" || n == "identity") return Act::Identity;
+  if (n == "gelu" || n == "gelu_python") return Act::GeluErf;
+  if (n == "gelu_new" || n == "gelu_pytorch_tanh" || n == "gelu_fast" || n == "gelu_accurate") return Act::GeluTanh;
+  if (n == "quick_gelu") return Act::QuickGelu;
+  if (n == "relu") return Act::Relu;
+  if (n == "silu" || n == "swish") return Act::Silu;
+  if (n == "tanh") return Act::Tanh;
+  if (n == "sigmoid") return Act::Sigmoid;
+  if (n == "mish") return Act::Mish;
+  TERN_FAIL("unsupported activation '" << n
+                                       << "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, "
+                                          "relu, silu, swish, tanh, sigmoid, mish, linear)");
+}
+
+const char* act_name(Act a) {
+  switch (a) {
+    case Act::Identity: return "linear";
+    case Act::GeluErf: return "gelu";
+    case Act::GeluTanh: return "gelu_new";
+    case Act::QuickGelu: return "quick_gelu";
+    case Act::Relu: return "relu";
+    case Act::Silu: return "silu";
+    case Act::Tanh: return "tanh";
+    case Act::Sigmoid: return "sigmoid";
+    case Act::Mish: return "mish";
+  }
+  return "?";
+}
+
+// ---- ISA selection ----
+
+namespace {
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+}
+
+bool initial_avx512() {
+  const char* e = std::getenv("TERN_ISA");
+  if (e && !std::strcmp(e, "baseline")) return false;
+  return cpu_has_avx512();
+}
+
+std::atomic<bool>& use_avx512() {
+  static std::atomic<bool> v{initial_avx512()};
+  return v;
+}
+
+}  // namespace
+
+const char* kernels_isa() { return use_avx512() ? "avx512" : "baseline"; }
+
+namespace detail {
+// Used by tests to run both builds against the reference.
+bool set_kernels_avx512(bool on) {
+  if (on && !cpu_has_avx512()) return false;
+  use_avx512() = on;
+  return true;
+}
+}  // namespace detail
+
+// ---- Baseline builds (plain loops the compiler may vectorise; std:: math) ----
+
+namespace detail::base {
+
+void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
+#pragma omp parallel for schedule(static) if (R * C > 32768)
+  for (int64_t r = 0; r < R; ++r) {
+    float* xr = x + r * C;
+    if (a == Act::Identity) {
+      if (bias)
+        for (int64_t c = 0; c < C; ++c) xr[c] += bias[c];
+      continue;
+    }
+    if (a == Act::Relu) {
+      for (int64_t c = 0; c < C; ++c) {
+        const float v = xr[c] + (bias ? bias[c] : 0.f);
+        xr[c] = v > 0.f ? v : 0.f;
+      }
+      continue;
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = xr[c] + (bias ? bias[c] : 0.f);
+      switch (a) {
+        case Act::GeluErf: xr[c] = 0.5f * v * std::erfc(-v * 0.70710678118654752f); break;
+        case Act::GeluTanh:
+          xr[c] = 0.5f * v * (1.f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+          break;
+        default: xr[c] = ref::act(v, a); break;
+      }
+    }
+  }
+}
+
+static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C, float eps,
+                          float* mean_out, float* rstd_out) {
+  float s = 0.f;
+  for (int64_t c = 0; c < C; ++c) s += xr[c];
+  const float mean = s / static_cast<float>(C);
+  float v = 0.f;
+  for (int64_t c = 0; c < C; ++c) v += (xr[c] - mean) * (xr[c] - mean);
+  const float rstd = 1.f / std::sqrt(v / static_cast<float>(C) + eps);
+  for (int64_t c = 0; c < C; ++c) orow[c] = (xr[c] - mean) * rstd * gamma[c] + beta[c];
+  if (mean_out) *mean_out = mean;
+  if (rstd_out) *rstd_out = rstd;
+}
+
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C, float eps,
+                float* mean, float* rstd) {
+#pragma omp parallel for schedule(static) if (R * C > 32768)
+  for (int64_t r = 0; r < R; ++r)
+    ln_row(x + r * C, gamma, beta, out + r * C, C, eps, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr);
+}
+
+void add_bias_residual_layer_norm(float* x, const float* bias, const float* residual, const float* gamma,
+                                  const float* beta, float* out, int64_t R, int64_t C, float eps, float* mean,
+                                  float* rstd) {
+#pragma omp parallel for schedule(static) if (R * C > 32768)
+  for (int64_t r = 0; r < R; ++r) {
+    float* xr = x + r * C;
+    for (int64_t c = 0; c < C; ++c) xr[c] = xr[c] + (bias ? bias[c] : 0.f) + residual[r * C + c];
+    ln_row(xr, gamma, beta, out + r * C, C, eps, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr);
+  }
+}
+
+void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
+  for (int64_t r = 0; r < R; ++r) {
+    float* xr = x + r * C;
+    float mx = -INFINITY;
+    for (int64_t c = 0; c < C; ++c) {
+      if (mask_add) xr[c] += mask_add[c];
+      mx = std::max(mx, xr[c]);
+    }
+    float s = 0.f;
+    for (int64_t c = 0; c < C; ++c) s += (xr[c] = std::exp(xr[c] - mx));
+    const float inv = 1.f / s;
+    for (int64_t c = 0; c < C; ++c) xr[c] *= inv;
+  }
+}
+
+}  // namespace detail::base
+
+// ---- Public entry points ----
+
+#define TERN_DISPATCH(fn, ...) \
+  (use_avx512() ? detail::avx512::fn(__VA_ARGS__) : detail::base::fn(__VA_ARGS__))
+
+void add_bias(float* x, const float* bias, int64_t R, int64_t C) { TERN_DISPATCH(bias_act, x, bias, R, C, Act::Identity); }
+
+void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act act) {
+  TERN_DISPATCH(bias_act, x, bias, R, C, act);
+}
+
+void act_forward(const float* x, float* y, int64_t N, Act act) {
+  if (x != y) std::memcpy(y, x, static_cast<size_t>(N) * sizeof(float));
+  TERN_DISPATCH(bias_act, y, nullptr, 1, N, act);
+}
+
+void add_inplace(float* y, const float* x, int64_t N) {
+#pragma omp parallel for simd schedule(static) if (N > 65536)
+  for (int64_t i = 0; i < N; ++i) y[i] += x[i];
+}
+
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C, float eps,
+                float* mean, float* rstd) {
+  TERN_CHECK(C > 0, "layer_norm over 0 features");
+  TERN_DISPATCH(layer_norm, x, gamma, beta, out, R, C, eps, mean, rstd);
+}
+
+void add_bias_residual_layer_norm(float* x, const float* bias, const float* residual, const float* gamma,
+                                  const float* beta, float* out, int64_t R, int64_t C, float eps, float* mean,
+                                  float* rstd) {
+  TERN_CHECK(C > 0, "layer_norm over 0 features");
+  TERN_DISPATCH(add_bias_residual_layer_norm, x, bias, residual, gamma, beta, out, R, C, eps, mean, rstd);
+}
+
+void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
+  TERN_DISPATCH(softmax_rows, x, R, C, mask_add);
+}
+
+// Attention: one (batch, head) pair per task. Per pair, S = Q K^T (T, T) through sgemm on the strided head
+// columns, scaled softmax with the key mask, then O = P V straight into the head's output columns.
+void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add, int64_t B,
+               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs) {
+  TERN_CHECK(B >= 0 && T >= 0 && H > 0 && D > 0, "attention sizes B=" << B << " T=" << T << " H=" << H << " D=" << D);
+  if (B == 0 || T == 0) return;
+  const int64_t pairs = B * H;
+  const int nthreads = omp_get_max_threads();
+  std::vector<float> scratch;
+  if (!probs) scratch.resize(static_cast<size_t>(nthreads) * T * T);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int64_t b = p / H, h = p % H;
+    float* S = probs ? probs + p * T * T : scratch.data() + static_cast<size_t>(omp_get_thread_num()) * T * T;
+    const float* qb = q + b * T * ld_in + h * D;
+    const float* kb = k + b * T * ld_in + h * D;
+    const float* vb = v + b * T * ld_in + h * D;
+    sgemm(false, true, T, T, D, scale, qb, ld_in, kb, ld_in, 0.f, S, T);
+    softmax_rows(S, T, T, mask_add ? mask_add + b * T : nullptr);
+    sgemm(false, false, T, D, T, 1.f, S, T, vb, ld_in, 0.f, out + b * T * ld_out + h * D, ld_out);
+  }
+}
+
+void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t V, int64_t C, float* out,
+                      bool accumulate) {
+  for (int64_t n = 0; n < N; ++n)
+    TERN_CHECK(ids[n] >= 0 && ids[n] < V, "token id " << ids[n] << " at position " << n << " out of range [0, " << V
+                                                      << ")");
+#pragma omp parallel for schedule(static) if (N * C > 65536)
+  for (int64_t n = 0; n < N; ++n) {
+    const float* src = table + ids[n] * C;
+    float* dst = out + n * C;
+    if (accumulate)
+      for (int64_t c = 0; c < C; ++c) dst[c] += src[c];
+    else
+      std::memcpy(dst, src, static_cast<size_t>(C) * sizeof(float));
+  }
+}
+
+}  // namespace tern

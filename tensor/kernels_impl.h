@@ -1,0 +1,26 @@
+// Internal: the two builds of the elementwise / normalisation kernels (kernels.cpp dispatches).
+#pragma once
+#include <cstdint>
+
+#include "tensor/kernels.h"
+
+namespace tern::detail {
+
+#define TERN_KERNEL_SET                                                                                      \
+  void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act act);                                \
+  void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,    \
+                  float eps, float* mean, float* rstd);                                                      \
+  void add_bias_residual_layer_norm(float* x, const float* bias, const float* residual, const float* gamma, \
+                                    const float* beta, float* out, int64_t R, int64_t C, float eps,         \
+                                    float* mean, float* rstd);                                               \
+  void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add);
+
+namespace base {
+TERN_KERNEL_SET
+}
+namespace avx512 {
+TERN_KERNEL_SET
+}
+#undef TERN_KERNEL_SET
+
+}  // namespace tern::detail

@@ -1,0 +1,33 @@
+#include "tensor/threads.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <atomic>
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace tern {
+
+namespace {
+std::atomic<int> g_threads{0};
+}
+
+int num_cores() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+void set_num_threads(int n) {
+  if (n <= 0) n = num_cores();
+  g_threads = n;
+  omp_set_num_threads(n);  // tern's loops, and oneDNN (OpenMP runtime) reads omp_get_max_threads()
+  openblas_set_num_threads(n);
+}
+
+int num_threads() {
+  int n = g_threads.load();
+  return n > 0 ? n : omp_get_max_threads();
+}
+
+}  // namespace tern

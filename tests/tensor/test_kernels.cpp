@@ -1,0 +1,216 @@
+// Fast kernels against their reference twins (both ISA builds), and a few hand-computed values.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/kernels.h"
+#include "tensor/kernels_ref.h"
+
+namespace tern::detail {
+bool set_kernels_avx512(bool on);
+}
+
+using namespace tern;
+
+namespace {
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float m = 0.f;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+// Runs the test body once per available ISA build.
+class BothIsas : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (!detail::set_kernels_avx512(GetParam())) GTEST_SKIP() << "this CPU has no AVX-512";
+  }
+  void TearDown() override { detail::set_kernels_avx512(true); }
+};
+
+}  // namespace
+
+TEST(Gemm, HandComputed) {
+  // [[1, 2], [3, 4]] x [[5, 6], [7, 8]] = [[19, 22], [43, 50]]
+  float A[4] = {1, 2, 3, 4}, B[4] = {5, 6, 7, 8}, C[4] = {1, 1, 1, 1};
+  sgemm(false, false, 2, 2, 2, 1.f, A, 2, B, 2, 0.f, C, 2);
+  EXPECT_EQ(C[0], 19.f);
+  EXPECT_EQ(C[1], 22.f);
+  EXPECT_EQ(C[2], 43.f);
+  EXPECT_EQ(C[3], 50.f);
+  // A^T B with beta = 1 accumulates: A^T = [[1, 3], [2, 4]] -> [[26, 30], [38, 44]] + previous C.
+  sgemm(true, false, 2, 2, 2, 1.f, A, 2, B, 2, 1.f, C, 2);
+  EXPECT_EQ(C[0], 19.f + 26.f);
+  EXPECT_EQ(C[3], 50.f + 44.f);
+}
+
+TEST(Gemm, AllBackendsMatchReferenceAllTransposes) {
+  const int64_t M = 37, N = 53, K = 29;
+  auto A = randn(M * K, 1), B = randn(K * N, 2), C0 = randn(M * N, 3);
+  for (GemmBackend be : {GemmBackend::Dnnl, GemmBackend::OpenBlas, GemmBackend::Reference}) {
+    set_gemm_backend(be);
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        std::vector<float> c = C0, r = C0;
+        const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+        sgemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 0.25f, c.data(), N);
+        ref::sgemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 0.25f, r.data(), N);
+        EXPECT_LT(max_abs_diff(c, r), 2e-5f) << gemm_description() << " ta=" << ta << " tb=" << tb;
+      }
+  }
+  set_gemm_backend(GemmBackend::Dnnl);
+  EXPECT_NE(gemm_description().find("oneDNN"), std::string::npos);
+}
+
+TEST(Gemm, BatchedMatchesLoop) {
+  const int64_t M = 8, N = 5, K = 16, batch = 7;
+  auto A = randn(batch * M * K, 4), B = randn(batch * K * N, 5);
+  std::vector<float> C(batch * M * N), R(batch * M * N);
+  sgemm_batched(false, false, M, N, K, 1.f, A.data(), K, M * K, B.data(), N, K * N, 0.f, C.data(), N, M * N, batch);
+  for (int64_t i = 0; i < batch; ++i)
+    ref::sgemm(false, false, M, N, K, 1.f, A.data() + i * M * K, K, B.data() + i * K * N, N, 0.f, R.data() + i * M * N,
+               N);
+  EXPECT_LT(max_abs_diff(C, R), 1e-5f);
+}
+
+TEST_P(BothIsas, ActivationsMatchReference) {
+  // Values across the range where each formula changes regime, incl. large |x| and a ragged tail.
+  std::vector<float> x = randn(1000 + 7, 6, 3.f);
+  for (float v : {-20.f, -10.f, -5.5f, -3.f, -1e-3f, 0.f, 1e-3f, 3.f, 5.5f, 10.f, 20.f, 80.f, -80.f}) x.push_back(v);
+  for (Act a : {Act::Identity, Act::GeluErf, Act::GeluTanh, Act::QuickGelu, Act::Relu, Act::Silu, Act::Tanh,
+                Act::Sigmoid, Act::Mish}) {
+    std::vector<float> y(x.size()), r(x.size());
+    act_forward(x.data(), y.data(), static_cast<int64_t>(x.size()), a);
+    for (size_t i = 0; i < x.size(); ++i) r[i] = ref::act(x[i], a);
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_NEAR(y[i], r[i], 2e-6f + 4e-7f * std::fabs(r[i])) << act_name(a) << " at x=" << x[i] << " ("
+                                                               << kernels_isa() << ")";
+  }
+}
+
+TEST(Activations, HandComputed) {
+  EXPECT_NEAR(ref::act(1.f, Act::GeluErf), 0.8413447f, 1e-6f);
+  EXPECT_NEAR(ref::act(-1.f, Act::GeluErf), -0.1586553f, 1e-6f);
+  EXPECT_NEAR(ref::act(1.f, Act::GeluTanh), 0.8411920f, 1e-6f);
+  EXPECT_NEAR(ref::act(2.f, Act::Silu), 1.7615942f, 1e-6f);
+  EXPECT_EQ(ref::act(-3.f, Act::Relu), 0.f);
+  EXPECT_THROW(act_from_name("swiglu"), Error);
+  EXPECT_EQ(act_from_name("gelu_new"), Act::GeluTanh);
+}
+
+TEST_P(BothIsas, BiasActMatchesReference) {
+  const int64_t R = 9, C = 37;
+  auto x = randn(R * C, 7), bias = randn(C, 8);
+  for (Act a : {Act::GeluErf, Act::Relu, Act::Identity}) {
+    std::vector<float> y = x, r = x;
+    bias_act(y.data(), bias.data(), R, C, a);
+    ref::bias_act(r.data(), bias.data(), R, C, a);
+    EXPECT_LT(max_abs_diff(y, r), 3e-6f) << act_name(a);
+  }
+}
+
+TEST_P(BothIsas, LayerNormMatchesReference) {
+  for (int64_t C : {1, 7, 16, 32, 33, 768}) {
+    const int64_t R = 5;
+    auto x = randn(R * C, 9, 2.f), g = randn(C, 10), b = randn(C, 11);
+    for (auto& v : x) v += 3.f;  // non-zero mean
+    std::vector<float> y(R * C), r(R * C), mean(R), rstd(R);
+    layer_norm(x.data(), g.data(), b.data(), y.data(), R, C, 1e-12f, mean.data(), rstd.data());
+    ref::layer_norm(x.data(), g.data(), b.data(), r.data(), R, C, 1e-12f);
+    EXPECT_LT(max_abs_diff(y, r), 1e-5f) << "C=" << C;
+    // The fused residual variant equals LN(x + bias + residual).
+    auto res = randn(R * C, 12), bias = randn(C, 13);
+    std::vector<float> xin = x, sum(R * C), y2(R * C);
+    for (int64_t i = 0; i < R * C; ++i) sum[i] = x[i] + bias[i % C] + res[i];
+    add_bias_residual_layer_norm(xin.data(), bias.data(), res.data(), g.data(), b.data(), y2.data(), R, C, 1e-5f);
+    ref::layer_norm(sum.data(), g.data(), b.data(), r.data(), R, C, 1e-5f);
+    EXPECT_LT(max_abs_diff(y2, r), 1e-5f) << "C=" << C;
+    EXPECT_LT(max_abs_diff(xin, sum), 1e-6f);
+  }
+}
+
+TEST(LayerNorm, HandComputed) {
+  // x = [1, 2, 3, 4]: mean 2.5, var 1.25 -> (x - 2.5) / sqrt(1.25)
+  float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 2}, b[4] = {0, 0, 0, 1}, y[4];
+  layer_norm(x, g, b, y, 1, 4, 0.f);
+  EXPECT_NEAR(y[0], -1.3416408f, 1e-6f);
+  EXPECT_NEAR(y[3], 2.f * 1.3416408f + 1.f, 1e-6f);
+}
+
+TEST_P(BothIsas, SoftmaxMatchesReferenceWithMask) {
+  const int64_t R = 6, C = 41;
+  auto x = randn(R * C, 14, 4.f);
+  std::vector<float> mask(C, 0.f);
+  for (int64_t c = 30; c < C; ++c) mask[c] = -FLT_MAX;
+  std::vector<float> y = x, r = x;
+  softmax_rows(y.data(), R, C, mask.data());
+  ref::softmax_rows(r.data(), R, C, mask.data());
+  EXPECT_LT(max_abs_diff(y, r), 1e-6f);
+  for (int64_t c = 30; c < C; ++c) EXPECT_EQ(y[c], 0.f);
+  // All keys masked: uniform, as HF's additive finfo.min mask gives.
+  std::vector<float> all(C, -FLT_MAX), z(C, 1.f);
+  softmax_rows(z.data(), 1, C, all.data());
+  for (float v : z) EXPECT_NEAR(v, 1.f / C, 1e-7f);
+}
+
+TEST(Softmax, HandComputed) {
+  float x[3] = {0.f, std::log(2.f), std::log(5.f)};  // exp: 1, 2, 5 -> /8
+  softmax_rows(x, 1, 3, nullptr);
+  EXPECT_NEAR(x[0], 0.125f, 1e-7f);
+  EXPECT_NEAR(x[1], 0.25f, 1e-7f);
+  EXPECT_NEAR(x[2], 0.625f, 1e-7f);
+}
+
+TEST_P(BothIsas, AttentionMatchesReference) {
+  const int64_t B = 3, T = 11, H = 4, D = 8, C = H * D, ld = 3 * C;  // q, k, v interleaved in one buffer
+  auto qkv = randn(B * T * ld, 15);
+  std::vector<float> mask(B * T, 0.f);
+  for (int64_t t = 7; t < T; ++t) mask[1 * T + t] = -FLT_MAX;  // batch 1 padded after 7
+  std::vector<float> out(B * T * C), r(B * T * C), probs(B * H * T * T);
+  const float scale = 1.f / std::sqrt(static_cast<float>(D));
+  attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, out.data(), C,
+            probs.data());
+  ref::attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, r.data(), C);
+  EXPECT_LT(max_abs_diff(out, r), 2e-6f);
+  // Without the probs cache (scratch path) the result is the same.
+  std::vector<float> out2(B * T * C);
+  attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, out2.data(), C);
+  EXPECT_EQ(max_abs_diff(out, out2), 0.f);
+  // Padded keys get zero probability.
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < T; ++i) EXPECT_EQ(probs[((1 * H + h) * T + i) * T + 9], 0.f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, BothIsas, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "avx512" : "baseline"; });
+
+TEST(Embedding, GatherAndRangeCheck) {
+  float table[6] = {0, 1, 10, 11, 20, 21};  // (3, 2)
+  int64_t ids[3] = {2, 0, 2};
+  float out[6];
+  embedding_gather(ids, 3, table, 3, 2, out);
+  EXPECT_EQ(out[0], 20.f);
+  EXPECT_EQ(out[3], 1.f);
+  embedding_gather(ids, 3, table, 3, 2, out, true);
+  EXPECT_EQ(out[0], 40.f);
+  int64_t bad[1] = {3};
+  EXPECT_THROW(embedding_gather(bad, 1, table, 3, 2, out), Error);
+  float r[6];
+  ref::embedding_gather(ids, 3, table, 3, 2, r);
+  EXPECT_EQ(r[5], 21.f);
+}
