@@ -28,6 +28,14 @@ void Linear::forward(const float* x, float* y, int64_t N, bool with_bias) const 
   if (with_bias) add_bias(y, b->value.f32(), N, out);
 }
 
+void Linear::backward(const float* x, const float* dy, float* dx, int64_t N, bool accumulate_dx) const {
+  if (w->trainable) {
+    sgemm(true, false, out, in, N, 1.f, dy, out, x, in, 1.f, w->grad.f32(), in);  // dW (out, in) += dy^T x
+    bias_backward(dy, b->grad.f32(), N, out);
+  }
+  if (dx) sgemm(false, false, N, in, out, 1.f, dy, out, w->value.f32(), in, accumulate_dx ? 1.f : 0.f, dx, in);
+}
+
 LayerNormP::LayerNormP(ParamStore& ps, const std::string& name, int64_t C, float eps_, bool initialisable)
     : eps(eps_) {
   gamma = ps.take(name + ".weight", {C}, Init::Ones, initialisable);
@@ -76,7 +84,7 @@ EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
 // Post-LN block (BertLayer / TransformerBlock):
 //   a = Attention(x);  h = LN1(x + a W_o^T + b_o);  y = LN2(h + act(h W_1^T + b_1) W_2^T + b_2)
 void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T, LayerCache& cc,
-                           bool keep_probs) const {
+                           bool keep_probs, const LayerDropout* drop) const {
   const int64_t N = B * T;
   float* qb = cc.q.get(N * C);
   float* kb = cc.k.get(N * C);
@@ -86,12 +94,16 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
   v.forward(x, vb, N);
   float* ctx = cc.ctx.get(N * C);
   float* probs = keep_probs ? cc.probs.get(B * H * T * T) : nullptr;
-  attention(qb, kb, vb, C, mask_add, B, T, H, D, 1.f / std::sqrt(static_cast<float>(D)), ctx, C, probs);
+  attention(qb, kb, vb, C, mask_add, B, T, H, D, 1.f / std::sqrt(static_cast<float>(D)), ctx, C, probs,
+            drop ? &drop->probs : nullptr);
   // attn_ln_in = ctx W_o^T, then (+ b_o + x) in place; h = LN1(attn_ln_in)
   float* a = cc.attn_ln_in.get(N * C);
-  attn_out.forward(ctx, a, N, /*add_bias=*/false);
+  const bool drop_a = drop && drop->attn_out.active(), drop_o = drop && drop->ffn_out.active();
+  attn_out.forward(ctx, a, N, /*add_bias=*/drop_a);
+  if (drop_a) dropout_apply(a, N * C, drop->attn_out);  // HF: dropout(dense(ctx)) before the residual
   float* h = cc.h.get(N * C);
-  add_bias_residual_layer_norm(a, attn_out.b->value.f32(), x, attn_ln.gamma->value.f32(), attn_ln.beta->value.f32(),
+  add_bias_residual_layer_norm(a, drop_a ? nullptr : attn_out.b->value.f32(), x, attn_ln.gamma->value.f32(),
+                               attn_ln.beta->value.f32(),
                                h, N, C, attn_ln.eps, keep_probs ? cc.ln1_mean.get(N) : nullptr,
                                keep_probs ? cc.ln1_rstd.get(N) : nullptr);
   // Feed-forward.
@@ -107,10 +119,53 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
     bias_act(f, ffn_in.b->value.f32(), N, I, act);
   }
   float* o = cc.ln2_in.get(N * C);
-  ffn_out.forward(f, o, N, /*add_bias=*/false);
-  add_bias_residual_layer_norm(o, ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
+  ffn_out.forward(f, o, N, /*add_bias=*/drop_o);
+  if (drop_o) dropout_apply(o, N * C, drop->ffn_out);
+  add_bias_residual_layer_norm(o, drop_o ? nullptr : ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
                                N, C, out_ln.eps, keep_probs ? cc.ln2_mean.get(N) : nullptr,
                                keep_probs ? cc.ln2_rstd.get(N) : nullptr);
+}
+
+void EncoderLayer::set_trainable(bool on) {
+  for (Param* p : {q.w, q.b, k.w, k.b, v.w, v.b, attn_out.w, attn_out.b, ffn_in.w, ffn_in.b, ffn_out.w, ffn_out.b,
+                   attn_ln.gamma, attn_ln.beta, out_ln.gamma, out_ln.beta})
+    p->trainable = on;
+}
+
+// Backward of the post-LN block, in reverse order of forward():
+//   LN2:  d_ln2 = LN2'(dy);           d_h = d_ln2 (residual);   d_o = drop(d_ln2)
+//   FFN:  d_f = d_o W_2;  d_pre = d_f * act'(pre);  d_h += d_pre W_1
+//   LN1:  d_ln1 = LN1'(d_h);          dx = d_ln1 (residual);    d_a = drop(d_ln1)
+//   attn: d_ctx = d_a W_o;  (dq, dk, dv) = attention'(d_ctx);  dx += dq W_q + dk W_k + dv W_v
+void EncoderLayer::backward(const float* x, const float* dy, float* dx, int64_t B, int64_t T, LayerCache& cc,
+                            const LayerDropout& drop, GradScratch& g) const {
+  const int64_t N = B * T;
+  const bool tr = trainable();
+  float* d_ln2 = g.d_ln2.get(N * C);
+  layer_norm_backward(dy, cc.ln2_in.data(), cc.ln2_mean.data(), cc.ln2_rstd.data(), out_ln.gamma->value.f32(), d_ln2,
+                      tr ? out_ln.gamma->grad.f32() : nullptr, tr ? out_ln.beta->grad.f32() : nullptr, N, C);
+  float* d_h = g.d_h.get(N * C);
+  std::copy(d_ln2, d_ln2 + N * C, d_h);
+  dropout_apply(d_ln2, N * C, drop.ffn_out);  // d_o
+  float* d_f = g.d_ffn.get(N * I);
+  ffn_out.backward(cc.ffn_act.data(), d_ln2, d_f, N, false);
+  act_backward(cc.ffn_pre.data(), d_f, d_f, N * I, act);
+  ffn_in.backward(cc.h.data(), d_f, d_h, N, /*accumulate_dx=*/true);
+  float* d_a = g.d_a.get(N * C);
+  layer_norm_backward(d_h, cc.attn_ln_in.data(), cc.ln1_mean.data(), cc.ln1_rstd.data(), attn_ln.gamma->value.f32(),
+                      d_a, tr ? attn_ln.gamma->grad.f32() : nullptr, tr ? attn_ln.beta->grad.f32() : nullptr, N, C);
+  if (dx) std::copy(d_a, d_a + N * C, dx);
+  dropout_apply(d_a, N * C, drop.attn_out);
+  float* d_ctx = g.d_ctx.get(N * C);
+  attn_out.backward(cc.ctx.data(), d_a, d_ctx, N, false);
+  float* dq = g.dq.get(N * C);
+  float* dk = g.dk.get(N * C);
+  float* dv = g.dv.get(N * C);
+  attention_backward(cc.q.data(), cc.k.data(), cc.v.data(), C, cc.probs.data(), drop.probs, d_ctx, C, B, T, H, D,
+                     1.f / std::sqrt(static_cast<float>(D)), dq, dk, dv);
+  q.backward(x, dq, dx, N, true);
+  k.backward(x, dk, dx, N, true);
+  v.backward(x, dv, dx, N, true);
 }
 
 }  // namespace tern

@@ -31,6 +31,9 @@ struct Linear {
   Linear() = default;
   Linear(ParamStore& ps, const std::string& name, int64_t in, int64_t out, bool initialisable = false);
   void forward(const float* x, float* y, int64_t N, bool add_bias = true) const;  // x: (N, in), y: (N, out)
+  // dW += dy^T x, db += colsum(dy) (when trainable); dx (N, in) = dy W (+= when accumulate_dx), if dx.
+  void backward(const float* x, const float* dy, float* dx, int64_t N, bool accumulate_dx) const;
+  bool trainable() const { return w->trainable; }
 };
 
 struct LayerNormP {
@@ -49,15 +52,32 @@ struct LayerNames {
 
 // What one layer's forward keeps (per layer in training, shared by all layers in inference).
 struct LayerCache {
-  Buffer q, k, v, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd;
+  Buffer q, k, v, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd, out;
+};
+
+// Dropout of one layer in a training forward (inactive masks = no dropout).
+struct LayerDropout {
+  DropoutMask probs, attn_out, ffn_out;
+};
+
+// Gradient scratch shared by all layers' backward.
+struct GradScratch {
+  Buffer d_ln2, d_ffn, d_h, d_a, d_ctx, dq, dk, dv, d_x;
 };
 
 class EncoderLayer {
  public:
   EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index);
   // x: (B*T, C) in, y: (B*T, C) out (may not alias x). mask_add: (B, T) additive key mask.
+  // train: keep everything backward needs in `cache` and apply `drop`.
   void forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T, LayerCache& cache,
-               bool keep_probs) const;
+               bool train, const LayerDropout* drop = nullptr) const;
+  // Backward of a training forward with input x and cache: dy (B*T, C) in; dx (B*T, C) written when
+  // non-null. Parameter gradients accumulate when the layer is trainable.
+  void backward(const float* x, const float* dy, float* dx, int64_t B, int64_t T, LayerCache& cache,
+                const LayerDropout& drop, GradScratch& g) const;
+  bool trainable() const { return q.trainable(); }
+  void set_trainable(bool on);
 
   Linear q, k, v, attn_out, ffn_in, ffn_out;
   LayerNormP attn_ln, out_ln;

@@ -105,7 +105,8 @@ double Model::flops(int64_t B, int64_t T) const {
 }
 
 // word + token_type, then + position (the order of BertEmbeddings.forward), then LayerNorm.
-void Model::embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, int64_t B, int64_t T, float* out) {
+void Model::embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, int64_t B, int64_t T, float* out,
+                  bool normalise) {
   const ModelConfig& c = cfg_;
   const int64_t C = c.hidden, N = B * T;
   embedding_gather(ids, N, word_->value.f32(), c.vocab_size, C, out);
@@ -140,7 +141,7 @@ void Model::embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, i
                                                                      << c.max_positions);
   embedding_gather(pos_ids_.data(), N, pos_->value.f32(), c.max_positions, C, out, /*accumulate=*/true);
   (void)mask;
-  layer_norm(out, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), out, N, C, emb_ln_.eps);
+  if (normalise) layer_norm(out, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), out, N, C, emb_ln_.eps);
 }
 
 ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids) {

@@ -21,6 +21,30 @@ struct ModelOutputs {
   Tensor logits;             // (B, num_labels), when the model has a head
 };
 
+// Dropout probabilities of a training forward (HF: hidden_dropout_prob, attention_probs_dropout_prob,
+// classifier_dropout / seq_classif_dropout). All zero = deterministic training forward.
+struct Dropout {
+  float hidden = 0.f;
+  float attention = 0.f;
+  float classifier = 0.f;
+  float attn_output = -1.f;  // dropout after the attention output projection; < 0: same as hidden
+  uint64_t seed = 0;  // masks are drawn from a counter-based generator: same seed and step = same masks
+  uint64_t step = 0;
+};
+
+// All parameters in one contiguous arena (after Model::pack()): AdamW is one flat loop over it.
+struct ParamSlice {
+  Param* param;
+  int64_t offset;  // in floats, into ParamArena::values / grads
+  int64_t size;
+};
+struct ParamArena {
+  float* values = nullptr;
+  float* grads = nullptr;
+  int64_t size = 0;
+  std::vector<ParamSlice> slices;  // in model order
+};
+
 struct ModelOptions {
   BindOptions bind;            // init_missing: create a head / pooler the checkpoint lacks (training)
   bool force_head = false;     // put a sequence-classification head on an encoder checkpoint
@@ -38,6 +62,23 @@ class Model {
   // input_ids, attention_mask: int64 (B, T); token_type_ids: int64 (B, T) or undefined (zeros).
   ModelOutputs forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids);
 
+  // ---- Training ----
+  // Moves every parameter into one arena (values + zeroed grads) and returns it; idempotent.
+  ParamArena& pack();
+  ParamArena& arena() { return arena_; }
+  void zero_grad();
+  // Freezing: `frozen_layers` = k freezes the embeddings and encoder layers 0..k-1; k < 0 freezes the
+  // whole encoder (head-only training; the pooler counts as head). Frozen parameters get no gradient.
+  void freeze(int64_t frozen_layers);
+  bool is_trainable(const Param* p) const;
+  // Forward that keeps, per layer, what backward needs; dropout as given.
+  ModelOutputs forward_train(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids,
+                             const Dropout& dropout = {});
+  // Backward of the last forward_train: accumulates (+=) d loss / d parameter into the arena's grads.
+  // d_logits: (B, num_labels) for a model with a head; d_last_hidden: (B, T, C); d_pooler: (B, C) for a
+  // model with a pooler. Any may be null.
+  void backward(const float* d_logits, const float* d_last_hidden, const float* d_pooler = nullptr);
+
   const ModelConfig& config() const { return cfg_; }
   ParamStore& params() { return ps_; }
   bool has_pooler() const { return pooler_.w != nullptr; }
@@ -49,7 +90,9 @@ class Model {
   double flops(int64_t B, int64_t T) const;
 
  private:
-  void embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, int64_t B, int64_t T, float* out);
+  // out = word[ids] + type[tti] + pos[pos_ids], then LayerNorm in place when `normalise`.
+  void embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, int64_t B, int64_t T, float* out,
+             bool normalise = true);
 
   ModelConfig cfg_;
   ParamStore ps_;
@@ -66,6 +109,19 @@ class Model {
   Buffer x0_, x1_, mask_add_, first_, pooled_, head_hidden_, logits_;
   std::vector<int64_t> pos_ids_;
   LayerCache cache_;
+
+  // Training state.
+  LayerDropout layer_dropout(int64_t i) const;
+  Dropout drop_;
+  int64_t B_ = 0, T_ = 0;
+  Tensor ids_, tti_;
+  Buffer emb_in_, emb_mean_, emb_rstd_, emb_out_, x0_head_, hh_head_, hd_head_;
+  GradScratch gs_;
+  Buffer d_first_, d_head_a_, d_head_b_;
+  ParamArena arena_;
+  Tensor arena_values_, arena_grads_;
+  std::vector<LayerCache> train_caches_;
+  bool train_ready_ = false;  // forward_train ran, backward may follow
 };
 
 }  // namespace tern

@@ -19,6 +19,7 @@ struct Param {
   Tensor grad;    // float32, same shape (training only)
   bool from_checkpoint = false;
   bool no_decay = false;  // bias / LayerNorm weight (for AdamW's optional exclusion)
+  bool trainable = true;  // false: frozen (no gradient is computed)
 };
 
 struct BindOptions {

@@ -73,6 +73,7 @@ std::atomic<bool>& use_avx512() {
 const char* kernels_isa() { return use_avx512() ? "avx512" : "baseline"; }
 
 namespace detail {
+bool kernels_use_avx512() { return use_avx512(); }
 // Used by tests to run both builds against the reference.
 bool set_kernels_avx512(bool on) {
   if (on && !cpu_has_avx512()) return false;
@@ -203,23 +204,36 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
 // Attention: one (batch, head) pair per task. Per pair, S = Q K^T (T, T) through sgemm on the strided head
 // columns, scaled softmax with the key mask, then O = P V straight into the head's output columns.
 void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add, int64_t B,
-               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs) {
+               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs,
+               const DropoutMask* drop) {
   TERN_CHECK(B >= 0 && T >= 0 && H > 0 && D > 0, "attention sizes B=" << B << " T=" << T << " H=" << H << " D=" << D);
   if (B == 0 || T == 0) return;
   const int64_t pairs = B * H;
   const int nthreads = omp_get_max_threads();
+  const bool dropping = drop && drop->active();
+  TERN_CHECK(!dropping || probs, "attention dropout needs the probs cache");
   std::vector<float> scratch;
-  if (!probs) scratch.resize(static_cast<size_t>(nthreads) * T * T);
+  if (!probs || dropping) scratch.resize(static_cast<size_t>(nthreads) * T * T);
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < pairs; ++p) {
     const int64_t b = p / H, h = p % H;
-    float* S = probs ? probs + p * T * T : scratch.data() + static_cast<size_t>(omp_get_thread_num()) * T * T;
+    float* tmp = scratch.empty() ? nullptr : scratch.data() + static_cast<size_t>(omp_get_thread_num()) * T * T;
+    float* S = probs ? probs + p * T * T : tmp;
     const float* qb = q + b * T * ld_in + h * D;
     const float* kb = k + b * T * ld_in + h * D;
     const float* vb = v + b * T * ld_in + h * D;
     sgemm(false, true, T, T, D, scale, qb, ld_in, kb, ld_in, 0.f, S, T);
     softmax_rows(S, T, T, mask_add ? mask_add + b * T : nullptr);
-    sgemm(false, false, T, D, T, 1.f, S, T, vb, ld_in, 0.f, out + b * T * ld_out + h * D, ld_out);
+    const float* Pv = S;
+    if (dropping) {
+      // Keep P (pre-dropout) in the cache; multiply V by the dropped copy.
+      DropoutMask dm = *drop;
+      dm.stream = drop->stream + static_cast<uint64_t>(p);
+      std::memcpy(tmp, S, sizeof(float) * T * T);
+      dropout_apply(tmp, T * T, dm);
+      Pv = tmp;
+    }
+    sgemm(false, false, T, D, T, 1.f, Pv, T, vb, ld_in, 0.f, out + b * T * ld_out + h * D, ld_out);
   }
 }
 

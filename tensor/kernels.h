@@ -46,6 +46,21 @@ void add_bias_residual_layer_norm(float* x, const float* bias, const float* resi
                                   const float* beta, float* out, int64_t R, int64_t C, float eps,
                                   float* mean = nullptr, float* rstd = nullptr);
 
+// ---- Dropout ----
+
+// Counter-based dropout: element i of stream `stream` is kept iff hash(seed, stream, i) >= p * 2^32, so a
+// mask is recomputed (for backward) instead of stored. Kept elements are scaled by 1 / (1 - p).
+struct DropoutMask {
+  float p = 0.f;
+  uint64_t seed = 0;
+  uint64_t stream = 0;
+  bool active() const { return p > 0.f; }
+  bool keep(uint64_t i) const;
+  float scale() const { return 1.f / (1.f - p); }
+};
+// x[i] = keep(i) ? x[i] * scale : 0   (also the backward: the same mask applied to the gradient)   x: (N)
+void dropout_apply(float* x, int64_t N, const DropoutMask& m);
+
 // ---- Softmax / attention ----
 
 // Row softmax in place with an optional additive mask per column: x[r, c] = softmax_c(x[r, c] + mask[c]).
@@ -57,9 +72,11 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add);
 // q, k, v: (B, T, H*D) rows of stride ld_in (the head h occupies columns [h*D, (h+1)*D)).
 // mask_add: (B, T) additive key mask (0 = attend, -FLT_MAX = padding), may be null.
 // out: (B, T, H*D) rows of stride ld_out. probs: (B, H, T, T) written when non-null (cache for backward);
-// otherwise per-thread scratch is used.
+// otherwise per-thread scratch is used. drop: attention-probability dropout (training), pair p = b*H + h
+// uses stream drop->stream + p; probs keeps P before dropout.
 void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add, int64_t B,
-               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs = nullptr);
+               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs = nullptr,
+               const DropoutMask* drop = nullptr);
 
 // ---- Gather ----
 
@@ -67,6 +84,32 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
 // ids: (N) checked against V; table: (V, C); out: (N, C).
 void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t V, int64_t C, float* out,
                       bool accumulate = false);
+
+// ---- Backward ----
+// Backward kernels accumulate (+=) into parameter gradients; input gradients are written or accumulated
+// as each comment says.
+
+// dx[i] = dy[i] * act'(x[i]) (written; dx may alias dy).    x: pre-activation (N)
+void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act act);
+// y = tanh(x) given: dx = dy * (1 - y^2) (written).         (N)
+void tanh_backward_from_output(const float* y, const float* dy, float* dx, int64_t N);
+// db[c] += sum_r dy[r, c].                                   dy: (R, C), db: (C)
+void bias_backward(const float* dy, float* db, int64_t R, int64_t C);
+// LayerNorm backward, with x^ = (x - mean) * rstd:
+//   dgamma += sum_r dy * x^;  dbeta += sum_r dy;
+//   dx = rstd * (g - mean_c(g) - x^ * mean_c(g * x^)),  g = dy * gamma   (dx written; may alias dy).
+// x: the LayerNorm input (R, C); mean, rstd: (R) from the forward.
+void layer_norm_backward(const float* dy, const float* x, const float* mean, const float* rstd, const float* gamma,
+                         float* dx, float* dgamma, float* dbeta, int64_t R, int64_t C);
+// Attention backward for the forward above (probs = P before dropout, drop = the forward's attention
+// dropout with stream base `drop.stream` + pair index). Given dO (ld_out), writes dQ, dK, dV (ld_in):
+//   P' = drop(P); dV = P'^T dO; dP = drop(dO V^T); dS = P * (dP - rowsum(dP * P)) * scale;
+//   dQ = dS K; dK = dS^T Q.
+void attention_backward(const float* q, const float* k, const float* v, int64_t ld_in, const float* probs,
+                        const DropoutMask& drop, const float* dout, int64_t ld_out, int64_t B, int64_t T, int64_t H,
+                        int64_t D, float scale, float* dq, float* dk, float* dv);
+// dtable[ids[n]] += dout[n] (sequential: ids may repeat).   ids: (N), dout: (N, C), dtable: (V, C)
+void embedding_backward(const int64_t* ids, int64_t N, const float* dout, float* dtable, int64_t C);
 
 // Which implementation the elementwise kernels use on this CPU: "avx512" or "baseline".
 const char* kernels_isa();

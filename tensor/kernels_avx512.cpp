@@ -10,6 +10,7 @@
 //   tanh(u) = 1 - 2 / (exp(2u) + 1).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/kernels_impl.h"
@@ -193,6 +194,38 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
     for (int64_t c = 0; c < C; c += 16) {
       const __mmask16 m = tail_mask(C - c);
       _mm512_mask_storeu_ps(xr + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + c), inv));
+    }
+  }
+}
+
+// d/dx GELU(x) = Phi(x) + x phi(x);  d/dx GELU_tanh(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2).
+void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act a) {
+  const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.f);
+#pragma omp parallel for schedule(static) if (N > 32768)
+  for (int64_t i0 = 0; i0 < N; i0 += 4096) {
+    const int64_t i1 = std::min<int64_t>(N, i0 + 4096);
+    for (int64_t i = i0; i < i1; i += 16) {
+      const __mmask16 m = tail_mask(i1 - i);
+      const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+      __m512 g;
+      if (a == Act::GeluErf) {
+        const __m512 z = _mm512_mul_ps(_mm512_abs_ps(v), _mm512_set1_ps(0.70710678118654752f));
+        const __m512 he = _mm512_mul_ps(half, erfc16_pos(z));  // 0.5 erfc(|x| / sqrt 2)
+        const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        const __m512 cdf = _mm512_mask_blend_ps(neg, _mm512_sub_ps(one, he), he);
+        const __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(0.3989422804014327f),
+                                         exp16(_mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(v, v))));
+        g = _mm512_fmadd_ps(v, pdf, cdf);
+      } else {
+        const __m512 k = _mm512_set1_ps(0.7978845608028654f), c = _mm512_set1_ps(0.044715f);
+        const __m512 x2 = _mm512_mul_ps(v, v);
+        const __m512 u = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(c, x2), v, v));
+        const __m512 t = tanh16(u);
+        const __m512 du = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(3.f), c), x2, one));
+        const __m512 sech2 = _mm512_fnmadd_ps(t, t, one);
+        g = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(half, v), sech2), du, _mm512_mul_ps(half, _mm512_add_ps(one, t)));
+      }
+      _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, dy + i)));
     }
   }
 }

@@ -20,6 +20,8 @@ TERN_KERNEL_SET
 }
 namespace avx512 {
 TERN_KERNEL_SET
+// dx = dy * act'(x) for GeluErf / GeluTanh.
+void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act act);
 }
 #undef TERN_KERNEL_SET
 
