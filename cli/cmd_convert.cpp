@@ -66,7 +66,10 @@ int cmd_convert(int argc, char** argv) {
   mo.bind.init_missing = true;  // a head the checkpoint lacks is reported, training initialises it
   Model m(parse_config(b.config_json, from + "/config.json"), b.tensors, from, mo);
   const ModelConfig& c = m.config();
-  for (const auto& s : m.skipped()) std::fprintf(stderr, "tern convert: note: tensor %s is not used by %s (skipped at load)\n", s.c_str(), c.architecture.c_str());
+  if (!m.skipped().empty())
+    std::fprintf(stderr, "tern convert: note: %zu tensors of the checkpoint's %s head are not used by the encoder "
+                 "(e.g. %s); they are kept in the file and skipped at load\n",
+                 m.skipped().size(), c.mlm_head ? "masked-LM" : "unused", m.skipped()[0].c_str());
   for (const auto& s : m.initialised())
     std::fprintf(stderr, "tern convert: note: the checkpoint has no %s: it must be trained before use\n", s.c_str());
   if (b.tokenizer_files.empty())

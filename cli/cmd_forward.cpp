@@ -4,6 +4,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "nn/model.h"
@@ -22,12 +27,13 @@ const char* kHelp =
     "\n"
     "Runs the model on token ids and writes its outputs. IN.h5 holds int64 (B, T) datasets input_ids,\n"
     "attention_mask and optionally token_type_ids, at the root or in the group inputs/ (as in Hugging Face\n"
-    "reference files). OUT.h5 gets float32 datasets last_hidden_state (B, T, C), pooler_output (B, C) when\n"
-    "the model has a pooler, and logits (B, num_labels) when it has a head.\n"
+    "reference files); or IN is a .jsonl file as `tern tokenize` writes it (rows padded to the longest).\n"
+    "OUT.h5 gets float32 datasets last_hidden_state (B, T, C), pooler_output (B, C) when the model has a\n"
+    "pooler, and logits (B, num_labels) when it has a head.\n"
     "\n"
     "options:\n"
     "  --model FILE        tern model (.h5, from tern convert)\n"
-    "  --input FILE        token ids (.h5)\n"
+    "  --input FILE        token ids (.h5, or .jsonl from tern tokenize)\n"
     "  --output FILE       outputs (.h5), written atomically\n"
     "  --threads N         threads for tern and the BLAS (default: all cores)\n"
     "  --batch-size N      rows per forward pass (default 64)\n"
@@ -58,6 +64,53 @@ TensorMap read_token_arrays(const std::string& path) {
   return m;
 }
 
+// Token ids from JSONL as `tern tokenize` writes it ({"ids": [...]} per line, optional "type_ids"), padded
+// on the right with `pad_id` to the longest line; attention_mask marks the real tokens.
+TensorMap read_token_jsonl(const std::string& path, int64_t pad_id) {
+  std::ifstream in(path);
+  TERN_CHECK(in, "cannot open " << path);
+  std::vector<std::vector<int64_t>> ids, types;
+  std::string line;
+  int64_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const std::exception& e) {
+      TERN_FAIL(path << ":" << lineno << ": not a JSON line: " << e.what());
+    }
+    TERN_CHECK(j.is_object() && j.contains("ids") && j["ids"].is_array(),
+               path << ":" << lineno << ": expected an object with an \"ids\" array");
+    std::vector<int64_t> row, trow;
+    for (const auto& v : j["ids"]) {
+      TERN_CHECK(v.is_number_integer(), path << ":" << lineno << ": ids must be integers");
+      row.push_back(v.get<int64_t>());
+    }
+    if (j.contains("type_ids"))
+      for (const auto& v : j["type_ids"]) trow.push_back(v.get<int64_t>());
+    TERN_CHECK(!row.empty(), path << ":" << lineno << ": empty ids");
+    TERN_CHECK(trow.empty() || trow.size() == row.size(), path << ":" << lineno << ": type_ids length differs from ids");
+    ids.push_back(std::move(row));
+    types.push_back(std::move(trow));
+  }
+  TERN_CHECK(!ids.empty(), path << ": no token ids (expected JSONL lines like {\"ids\": [101, 102]})");
+  size_t T = 0;
+  for (const auto& r : ids) T = std::max(T, r.size());
+  const int64_t B = static_cast<int64_t>(ids.size());
+  Tensor tid = Tensor::empty({B, static_cast<int64_t>(T)}, DType::I64), tm = Tensor::zeros({B, static_cast<int64_t>(T)}, DType::I64);
+  Tensor tt = Tensor::zeros({B, static_cast<int64_t>(T)}, DType::I64);
+  for (int64_t b = 0; b < B; ++b)
+    for (size_t t = 0; t < T; ++t) {
+      const bool real = t < ids[b].size();
+      tid.i64()[b * T + t] = real ? ids[b][t] : pad_id;
+      tm.i64()[b * T + t] = real;
+      if (real && !types[b].empty()) tt.i64()[b * T + t] = types[b][t];
+    }
+  return {{"input_ids", tid}, {"attention_mask", tm}, {"token_type_ids", tt}};
+}
+
 // Rows [r0, r1) of an int64 (B, T) tensor as a contiguous copy.
 Tensor rows(const Tensor& t, int64_t r0, int64_t r1) { return t.slice(0, r0, r1).contiguous(); }
 
@@ -82,7 +135,8 @@ int cmd_forward(int argc, char** argv) {
     std::fprintf(stderr, "tern forward: note: %zu tensors of the checkpoint are not used by this model (e.g. %s)\n",
                  model->skipped().size(), model->skipped()[0].c_str());
 
-  TensorMap in = read_token_arrays(in_path);
+  const bool jsonl = in_path.size() > 6 && in_path.compare(in_path.size() - 6, 6, ".jsonl") == 0;
+  TensorMap in = jsonl ? read_token_jsonl(in_path, model->config().pad_token_id) : read_token_arrays(in_path);
   const Tensor& ids = in.at("input_ids");
   const int64_t B = ids.size(0), T = ids.size(1), C = model->config().hidden;
   Tensor mask = in.count("attention_mask") ? in.at("attention_mask") : Tensor();

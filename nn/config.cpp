@@ -94,6 +94,9 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
     } catch (const Error& e) {
       TERN_FAIL(src << ": config key 'hidden_act': " << e.what());
     }
+    c.hidden_dropout = static_cast<float>(get_num(j, "hidden_dropout_prob", 0.1, src));
+    c.attention_dropout = static_cast<float>(get_num(j, "attention_probs_dropout_prob", 0.1, src));
+    c.classifier_dropout = static_cast<float>(get_num(j, "classifier_dropout", c.hidden_dropout, src));
     const std::string pet = get_str(j, "position_embedding_type", "absolute", src);
     TERN_CHECK(pet == "absolute", src << ": config key 'position_embedding_type' = '" << pet
                                       << "' is not supported (only 'absolute')");
@@ -117,12 +120,18 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
                                                << "' is not supported by DistilBERT (gelu or relu)");
     c.act = act_from_name(a);
     c.sinusoidal_positions = get_bool(j, "sinusoidal_pos_embds", false, src);
+    c.hidden_dropout = static_cast<float>(get_num(j, "dropout", 0.1, src));
+    c.attention_dropout = static_cast<float>(get_num(j, "attention_dropout", 0.1, src));
+    c.classifier_dropout = static_cast<float>(get_num(j, "seq_classif_dropout", 0.2, src));
   } else {
     TERN_FAIL(src << ": config key 'model_type' = '" << c.model_type
                   << "' is not supported (bert, roberta, xlm-roberta, camembert, distilbert)");
   }
   TERN_CHECK(c.hidden % c.heads == 0, src << ": hidden size " << c.hidden << " is not a multiple of the "
                                           << c.heads << " attention heads");
+  c.initializer_range = static_cast<float>(get_num(j, "initializer_range", 0.02, src));
+  for (float p : {c.hidden_dropout, c.attention_dropout, c.classifier_dropout})
+    TERN_CHECK(p >= 0.f && p < 1.f, src << ": a dropout probability of " << p << " is out of range [0, 1)");
   TERN_CHECK(c.layer_norm_eps > 0.f && c.layer_norm_eps < 1.f,
              src << ": config key 'layer_norm_eps' = " << c.layer_norm_eps << " out of range");
 

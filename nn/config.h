@@ -31,6 +31,11 @@ struct ModelConfig {
   Act act = Act::GeluErf;
   bool sinusoidal_positions = false;  // DistilBERT sinusoidal_pos_embds
 
+  // Training defaults (HF: hidden_dropout_prob, attention_probs_dropout_prob, classifier_dropout or
+  // hidden_dropout_prob; DistilBERT: dropout, attention_dropout, seq_classif_dropout) and init std.
+  float hidden_dropout = 0.1f, attention_dropout = 0.1f, classifier_dropout = 0.1f;
+  float initializer_range = 0.02f;
+
   int64_t num_labels = 0;
   std::vector<std::string> labels;  // id2label in id order
   ProblemType problem_type = ProblemType::Unspecified;
