@@ -108,14 +108,14 @@ ModelOutputs Model::forward_train(const Tensor& input_ids, const Tensor& attenti
     x = y;
   }
   ModelOutputs out;
-  out.last_hidden_state = Tensor::from_data(x, {B, T, C});
+  out.last_hidden_state = train_caches_.empty() ? emb_out_.view({B, T, C}) : train_caches_.back().out.view({B, T, C});
   float* first = first_.get(B * C);
   for (int64_t b = 0; b < B; ++b) std::memcpy(first + b * C, x + b * T * C, C * sizeof(float));
   if (pooler_.w) {
     float* pooled = pooled_.get(B * C);
     pooler_.forward(first, pooled, B);
     bias_act(pooled, nullptr, B, C, Act::Tanh);
-    out.pooler_output = Tensor::from_data(pooled, {B, C});
+    out.pooler_output = pooled_.view({B, C});
   }
   if (has_head()) {
     const int64_t L = cfg_.num_labels;
@@ -138,7 +138,7 @@ ModelOutputs Model::forward_train(const Tensor& input_ids, const Tensor& attenti
       dropout_apply(hd, B * C, db);
       cls_out_.forward(hd, logits, B);
     }
-    out.logits = Tensor::from_data(logits, {B, L});
+    out.logits = logits_.view({B, L});
   }
   train_ready_ = true;
   return out;

@@ -17,6 +17,8 @@ class Buffer {
  public:
   float* get(int64_t n);  // at least n floats; contents unspecified
   float* data() const { return t_.defined() ? t_.f32() : nullptr; }
+  // The first numel(shape) floats as a tensor view (shares the buffer's storage).
+  Tensor view(const Shape& shape) const { return t_.slice(0, 0, shape_numel(shape)).reshape(shape); }
 
  private:
   Tensor t_;

@@ -181,12 +181,12 @@ ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mas
   ModelOutputs out;
   float* first = first_.get(B * C);
   for (int64_t b = 0; b < B; ++b) std::memcpy(first + b * C, x + b * T * C, C * sizeof(float));
-  out.last_hidden_state = Tensor::from_data(x, {B, T, C});
+  out.last_hidden_state = (x == x0_.data() ? x0_ : x1_).view({B, T, C});
   if (pooler_.w) {
     float* pooled = pooled_.get(B * C);
     pooler_.forward(first, pooled, B);
     bias_act(pooled, nullptr, B, C, Act::Tanh);
-    out.pooler_output = Tensor::from_data(pooled, {B, C});
+    out.pooler_output = pooled_.view({B, C});
   }
   if (has_head()) {
     const int64_t L = cfg_.num_labels;
@@ -199,7 +199,7 @@ ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mas
       bias_act(hh, nullptr, B, C, cfg_.arch == Arch::Roberta ? Act::Tanh : Act::Relu);
       cls_out_.forward(hh, logits, B);
     }
-    out.logits = Tensor::from_data(logits, {B, L});
+    out.logits = logits_.view({B, L});
   }
   return out;
 }

@@ -15,7 +15,8 @@
 namespace tern {
 
 struct ModelOutputs {
-  // Fresh tensors (the model's workspace is reused across calls; these are copies out of it).
+  // Views into the model's workspace (reused across calls, so no fresh memory is touched per batch):
+  // valid until the next forward() / forward_train() of the same model; clone() to keep them.
   Tensor last_hidden_state;  // (B, T, C)
   Tensor pooler_output;      // (B, C), when the model has a pooler
   Tensor logits;             // (B, num_labels), when the model has a head

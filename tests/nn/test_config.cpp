@@ -173,6 +173,7 @@ TEST(Forward, RobertaPositionsSkipPadding) {
   Model m(parse_config(cfg, "c"), {}, "random", mo);
   int64_t a[4] = {0, 5, 6, 2}, b[6] = {1, 1, 0, 5, 6, 2}, ma[4] = {1, 1, 1, 1}, mb[6] = {0, 0, 1, 1, 1, 1};
   ModelOutputs oa = m.forward(Tensor::from_data(a, {1, 4}), Tensor::from_data(ma, {1, 4}), Tensor());
+  oa.last_hidden_state = oa.last_hidden_state.clone();  // outputs are views into the workspace
   ModelOutputs ob = m.forward(Tensor::from_data(b, {1, 6}), Tensor::from_data(mb, {1, 6}), Tensor());
   for (int t = 0; t < 4; ++t)
     for (int c = 0; c < 8; ++c)

@@ -119,6 +119,7 @@ TEST(Parity, SharedPretrainedModelsRun) {
       mask.i64()[i] = (i % T < 6 || i < T) ? 1 : 0;
     }
     ModelOutputs o = m->forward(ids, mask, Tensor());
+    o.last_hidden_state = o.last_hidden_state.clone();  // outputs are views into the workspace
     ASSERT_EQ(o.last_hidden_state.shape(), (Shape{B, T, 256}));
     for (int64_t i = 0; i < o.last_hidden_state.numel(); ++i) ASSERT_TRUE(std::isfinite(o.last_hidden_state.f32()[i]));
     // Padding does not change the valid rows: row 1 alone (length 6) equals row 1 in the padded batch.

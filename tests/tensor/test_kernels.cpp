@@ -214,3 +214,16 @@ TEST(Embedding, GatherAndRangeCheck) {
   ref::embedding_gather(ids, 3, table, 3, 2, r);
   EXPECT_EQ(r[5], 21.f);
 }
+
+// ctest runs this binary with OPENBLAS_CORETYPE=Haswell (as the machines' environment sets it): the GEMM
+// path must still be oneDNN's AVX-512 JIT kernel on a CPU that has AVX-512.
+TEST(Gemm, ReachesAvx512WhateverOpenBlasCoretypeSays) {
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512";
+  set_gemm_backend(GemmBackend::Dnnl);
+  const std::string d = gemm_description();
+  std::printf("  OPENBLAS_CORETYPE=%s -> gemm: %s, kernels: %s\n", getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)",
+              d.c_str(), kernels_isa());
+  EXPECT_NE(d.find("avx512"), std::string::npos) << d;
+  EXPECT_STREQ(kernels_isa(), "avx512");
+}
