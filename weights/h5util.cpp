@@ -157,12 +157,14 @@ std::shared_ptr<MappedFile> map_open_file(hid_t file, const std::string& path) {
   return MappedFile::open(path);
 }
 
-Handle create_file(const std::string& tmp) {
+Handle create_file(const std::string& tmp, uint64_t userblock) {
   init();
+  Handle fcpl = own(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(FILE_CREATE)");
+  if (userblock) ok(H5Pset_userblock(fcpl, userblock), "H5Pset_userblock");
   Handle fapl = file_access_plist();
   ok(H5Pset_alignment(fapl, 0, 64), "H5Pset_alignment");  // raw data of every dataset 64-byte aligned
   ok(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
-  return own(H5Fcreate(tmp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl), tmp + ": cannot create");
+  return own(H5Fcreate(tmp.c_str(), H5F_ACC_EXCL, fcpl, fapl), tmp + ": cannot create");
 }
 
 static void fsync_path(const std::string& p, bool dir) {
@@ -172,7 +174,8 @@ static void fsync_path(const std::string& p, bool dir) {
   ::close(fd);
 }
 
-void write_atomically(const std::string& path, const std::function<void(hid_t file)>& fill) {
+void write_atomically(const std::string& path, const std::function<void(hid_t file)>& fill, uint64_t userblock,
+                      const std::function<void(const std::string& tmp)>& finish) {
   init();
   std::random_device rd;
   std::ostringstream tmp_os;
@@ -186,11 +189,12 @@ void write_atomically(const std::string& path, const std::function<void(hid_t fi
   if (access(dir.c_str(), W_OK) != 0)
     TERN_FAIL(path << ": cannot write: directory '" << dir << "' is not writable");
   {
-    Handle f = create_file(tmp);
+    Handle f = create_file(tmp, userblock);
     try {
       fill(f);
       ok(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": cannot flush");
       f.close_checked(tmp + ": cannot close");
+      if (finish) finish(tmp);
     } catch (...) {
       f.close();
       ::unlink(tmp.c_str());
@@ -263,7 +267,9 @@ Handle open_group(hid_t loc, const std::string& name, const std::string& file) {
 }
 
 Handle make_group(hid_t loc, const std::string& name) {
-  return own(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Handle gcpl = own(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate");
+  ok(H5Pset_obj_track_times(gcpl, false), "H5Pset_obj_track_times");  // byte-identical files for identical input
+  return own(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT),
              "cannot create group '" + name + "'");
 }
 
@@ -416,7 +422,9 @@ void write_string_dataset(hid_t loc, const std::string& name, const std::string&
   check_no_nul(value, "'" + name + "'");
   Handle t = vlen_utf8();
   Handle space = own(H5Screate(H5S_SCALAR), "H5Screate");
-  Handle d = own(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
+  ok(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times");
+  Handle d = own(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                  "cannot create dataset '" + name + "'");
   const char* p = value.c_str();
   ok(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), "cannot write dataset '" + name + "'");
@@ -426,6 +434,7 @@ void write_bytes_dataset(hid_t loc, const std::string& name, const std::string& 
   hsize_t dims[1] = {bytes.size()};
   Handle space = own(H5Screate_simple(1, dims, nullptr), "H5Screate_simple");
   Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
+  ok(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times");
   ok(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout");
   Handle d = own(H5Dcreate2(loc, name.c_str(), H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                  "cannot create dataset '" + name + "'");
@@ -719,6 +728,7 @@ void write_tensor(hid_t loc, const std::string& name, const Tensor& t, hid_t lcp
     space = own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple");
   }
   Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate");
+  ok(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times");
   ok(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "H5Pset_layout");
   ok(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
   Handle d = own(H5Dcreate2(loc, name.c_str(), ftype, space, lcpl, dcpl, H5P_DEFAULT),

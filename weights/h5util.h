@@ -70,11 +70,14 @@ uint64_t file_size(const std::string& path);  // throws naming the path when it 
 std::shared_ptr<MappedFile> map_open_file(hid_t file, const std::string& path);
 
 // Creates `tmp` for writing: 64-byte aligned objects, strong close degree.
-Handle create_file(const std::string& tmp);
+// userblock: bytes reserved at the start of the file for the tern header (0 = none).
+Handle create_file(const std::string& tmp, uint64_t userblock = 0);
 
 // Writes a file atomically: `fill(file)` into a temporary next to `path`, then closes, fsyncs and renames it
 // over `path`. On any error the temporary is removed and `path` is left as it was.
-void write_atomically(const std::string& path, const std::function<void(hid_t file)>& fill);
+// `finish` (optional) runs on the closed temporary file before it is renamed into place (the seal).
+void write_atomically(const std::string& path, const std::function<void(hid_t file)>& fill,
+                      uint64_t userblock = 0, const std::function<void(const std::string& tmp)>& finish = {});
 
 bool exists(hid_t loc, const std::string& name);  // link `name` (one component) exists in group `loc`
 bool is_group(hid_t loc, const std::string& name);

@@ -1,5 +1,6 @@
 // The tern model file (docs/model-format.md): one HDF5 file, tensors by HF name under /tensors.
 #include "weights/model_file.h"
+#include "weights/seal.h"
 
 #include <bit>
 #include <cmath>
@@ -75,7 +76,7 @@ void save_impl(const std::string& path, const ModelBundle& m, std::optional<DTyp
       h5::Handle meta = h5::make_group(f, "metadata");
       for (const auto& [key, value] : m.metadata) h5::write_string_dataset(meta, key, value);
       write_tensors(f, "extra", m.extra, std::nullopt);
-    });
+    }, seal::kUserBlock, [](const std::string& tmp) { seal::write(tmp); });
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind(path, 0) == 0) throw;
@@ -133,6 +134,9 @@ ModelBundle load_model(const std::string& path, const LoadOptions& opt) {
 namespace {
 
 ModelBundle load_impl(const std::string& path, const LoadOptions& opt) {
+  // A file tern wrote carries a sealed header: size and checksum are checked before HDF5 reads it.
+  // An HDF5 file without one (written by another tool, see docs/model-format.md) is read as it is.
+  seal::verify(path);
   h5::Handle f = h5::open_file(path);
   uint64_t fsize = h5::file_size(path);
   auto format = h5::read_string_attr_opt(f, "format", path);

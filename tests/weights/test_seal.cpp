@@ -1,0 +1,71 @@
+// The sealed header of tern model files: truncation and corruption are caught before libhdf5 parses the
+// file; an HDF5 file without the seal (another writer) still loads.
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "weights/import.h"
+#include "weights/model_file.h"
+#include "weights/seal.h"
+
+using namespace tern;
+using namespace tern::test;
+
+namespace {
+
+std::string saved_model(const std::string& dir) {
+  ModelBundle b = import_hf("tests/data/tiny/bert_seqcls_single3");
+  const std::string path = dir + "/m.h5";
+  save_model(path, b);
+  return path;
+}
+
+}  // namespace
+
+TEST(Seal, Crc32cKnownValues) {
+  // RFC 3720 B.4 test vectors.
+  std::string zeros(32, '\0'), ones(32, '\xff');
+  EXPECT_EQ(seal::crc32c(zeros.data(), 32), 0x8A9136AAu);
+  EXPECT_EQ(seal::crc32c(ones.data(), 32), 0x62A8AB43u);
+  EXPECT_EQ(seal::crc32c("123456789", 9), 0xE3069283u);
+  // Incremental equals one-shot.
+  EXPECT_EQ(seal::crc32c("6789", 4, seal::crc32c("12345", 5)), 0xE3069283u);
+}
+
+TEST(Seal, SavedModelsAreSealedAndVerify) {
+  ScratchDir d;
+  const std::string p = saved_model(d.path().string());
+  EXPECT_EQ(seal::verify(p), seal::State::Sealed);
+  EXPECT_NO_THROW(load_model(p));
+}
+
+TEST(Seal, FlippedByteAnywhereIsCorruption) {
+  ScratchDir d;
+  const std::string p = saved_model(d.path().string());
+  const std::string good = read_bytes(p);
+  for (size_t pos : {size_t{4096}, size_t{5000}, good.size() / 2, good.size() - 1}) {
+    std::string bad = good;
+    bad[pos] = static_cast<char>(bad[pos] ^ 0x40);
+    write_bytes(p, bad);
+    const std::string e = error_of([&] { load_model(p); });
+    EXPECT_NE(e.find("corrupted"), std::string::npos) << "byte " << pos << ": " << e;
+    EXPECT_NE(e.find(p), std::string::npos) << e;
+  }
+  // The header itself.
+  std::string bad = good;
+  bad[25] = static_cast<char>(bad[25] ^ 1);
+  write_bytes(p, bad);
+  EXPECT_NE(error_of([&] { load_model(p); }).find("header is damaged"), std::string::npos);
+}
+
+TEST(Seal, TruncatedOrExtendedFileIsNamed) {
+  ScratchDir d;
+  const std::string p = saved_model(d.path().string());
+  const std::string good = read_bytes(p);
+  write_bytes(p, good.substr(0, good.size() - 100));
+  const std::string e = error_of([&] { load_model(p); });
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+  write_bytes(p, good + "junk");
+  EXPECT_NE(error_of([&] { load_model(p); }).find("extra bytes"), std::string::npos);
+  write_bytes(p, good.substr(0, 20));  // cut inside the header
+  EXPECT_NE(error_of([&] { load_model(p); }).find("damaged"), std::string::npos);
+}

@@ -1,0 +1,128 @@
+#include "weights/seal.h"
+
+#include <fcntl.h>
+#include <nmmintrin.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "tensor/check.h"
+
+namespace tern::seal {
+
+namespace {
+
+// Header layout (little-endian), at offset 0 of the user block:
+//   0  char[16] magic "\x89TERN-MODEL\r\n\x1a\n\0\0"
+//  16  uint32   header version (1)
+//  20  uint32   user block size (4096)
+//  24  uint64   file size in bytes
+//  32  uint32   CRC-32C of bytes [4096, file size)
+//  36  uint32   CRC-32C of bytes [0, 36)
+constexpr char kMagic[16] = {'\x89', 'T', 'E', 'R', 'N', '-', 'M', 'O', 'D', 'E', 'L', '\r', '\n', '\x1a', '\n', 0};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeader = 40;
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void put32(unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+void put64(unsigned char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint32_t get32(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t get64(const unsigned char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// CRC-32C of the file's bytes [from, to), read in 4 MiB chunks.
+uint32_t crc_of_file(int fd, uint64_t from, uint64_t to, const std::string& path) {
+  std::vector<unsigned char> buf(4 << 20);
+  uint32_t crc = 0;
+  uint64_t pos = from;
+  while (pos < to) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
+    const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
+    if (got < 0) TERN_FAIL(path << ": read error: " << std::strerror(errno));
+    if (got == 0) TERN_FAIL(path << ": file ended at byte " << pos << " while " << to << " were expected (truncated)");
+    crc = crc32c(buf.data(), static_cast<size_t>(got), crc);
+    pos += static_cast<uint64_t>(got);
+  }
+  return crc;
+}
+
+}  // namespace
+
+// CRC-32C (Castagnoli) with the SSE4.2 crc32 instruction, 8 bytes at a time.
+__attribute__((target("sse4.2"))) uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n--) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+
+void write(const std::string& path) {
+  Fd f{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
+  if (f.fd < 0) TERN_FAIL(path << ": cannot open to seal: " << std::strerror(errno));
+  struct stat st;
+  if (::fstat(f.fd, &st) != 0) TERN_FAIL(path << ": cannot stat: " << std::strerror(errno));
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  TERN_CHECK(size >= kUserBlock, path << ": smaller than its user block");
+  unsigned char h[kHeader] = {0};
+  std::memcpy(h, kMagic, 16);
+  put32(h + 16, kVersion);
+  put32(h + 20, static_cast<uint32_t>(kUserBlock));
+  put64(h + 24, size);
+  put32(h + 32, crc_of_file(f.fd, kUserBlock, size, path));
+  put32(h + 36, crc32c(h, 36));
+  if (::pwrite(f.fd, h, kHeader, 0) != static_cast<ssize_t>(kHeader))
+    TERN_FAIL(path << ": cannot write the model header: " << std::strerror(errno));
+  if (::fsync(f.fd) != 0) TERN_FAIL(path << ": cannot sync: " << std::strerror(errno));
+}
+
+State verify(const std::string& path) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) TERN_FAIL(path << ": cannot open: " << std::strerror(errno));
+  struct stat st;
+  if (::fstat(f.fd, &st) != 0) TERN_FAIL(path << ": cannot stat: " << std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) TERN_FAIL(path << ": is a directory, not a model file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  unsigned char h[kHeader] = {0};
+  const ssize_t got = ::pread(f.fd, h, kHeader, 0);
+  if (got < static_cast<ssize_t>(16) || std::memcmp(h, kMagic, 16) != 0) return State::NoSeal;
+  if (got < static_cast<ssize_t>(kHeader) || get32(h + 36) != crc32c(h, 36))
+    TERN_FAIL(path << ": the tern model header is damaged (header checksum mismatch)");
+  if (get32(h + 16) != kVersion)
+    TERN_FAIL(path << ": tern model header version " << get32(h + 16) << " is not supported (expected " << kVersion
+                   << ")");
+  const uint64_t want = get64(h + 24);
+  if (size != want)
+    TERN_FAIL(path << ": the file is " << size << " bytes but the model header says " << want
+                   << (size < want ? " (truncated: an incomplete copy or download?)" : " (extra bytes appended)"));
+  const uint32_t crc = crc_of_file(f.fd, kUserBlock, size, path);
+  if (crc != get32(h + 32))
+    TERN_FAIL(path << ": the model file is corrupted (CRC-32C of its contents is " << std::hex << crc << ", the header says "
+                   << get32(h + 32) << ")");
+  return State::Sealed;
+}
+
+}  // namespace tern::seal
