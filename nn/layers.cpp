@@ -71,9 +71,31 @@ LayerNames LayerNames::for_arch(Arch a, const std::string& prefix, int64_t i) {
 EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
     : C(c.hidden), H(c.heads), D(c.head_dim()), I(c.intermediate), act(c.act) {
   const LayerNames n = LayerNames::for_arch(c.arch, c.prefix, index);
-  q = Linear(ps, n.q, C, C);
-  k = Linear(ps, n.k, C, C);
-  v = Linear(ps, n.v, C, C);
+  // Weights first, then biases, so that a packed arena keeps W_q, W_k, W_v (and b_q, b_k, b_v) adjacent.
+  Param* wq = ps.take(n.q + ".weight", {C, C}, Init::Normal);
+  Param* wk = ps.take(n.k + ".weight", {C, C}, Init::Normal);
+  Param* wv = ps.take(n.v + ".weight", {C, C}, Init::Normal);
+  Param* bq = ps.take(n.q + ".bias", {C}, Init::Zeros);
+  Param* bk = ps.take(n.k + ".bias", {C}, Init::Zeros);
+  Param* bv = ps.take(n.v + ".bias", {C}, Init::Zeros);
+  q = Linear(wq, bq, C, C);
+  k = Linear(wk, bk, C, C);
+  v = Linear(wv, bv, C, C);
+  // Move them into one (3C, C) matrix and one (3C) vector; the Params become views into those.
+  qkv_w_ = Tensor::empty({3 * C, C});
+  qkv_b_ = Tensor::empty({3 * C});
+  int64_t i = 0;
+  for (Param* p : {wq, wk, wv}) {
+    std::copy(p->value.f32(), p->value.f32() + C * C, qkv_w_.f32() + i * C * C);
+    p->value = qkv_w_.slice(0, i * C, (i + 1) * C);
+    ++i;
+  }
+  i = 0;
+  for (Param* p : {bq, bk, bv}) {
+    std::copy(p->value.f32(), p->value.f32() + C, qkv_b_.f32() + i * C);
+    p->value = qkv_b_.slice(0, i * C, (i + 1) * C);
+    ++i;
+  }
   attn_out = Linear(ps, n.attn_out, C, C);
   attn_ln = LayerNormP(ps, n.attn_ln, C, c.layer_norm_eps);
   ffn_in = Linear(ps, n.ffn_in, C, I);
@@ -86,15 +108,26 @@ EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
 void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T, LayerCache& cc,
                            bool keep_probs, const LayerDropout* drop) const {
   const int64_t N = B * T;
-  float* qb = cc.q.get(N * C);
-  float* kb = cc.k.get(N * C);
-  float* vb = cc.v.get(N * C);
-  q.forward(x, qb, N);
-  k.forward(x, kb, N);
-  v.forward(x, vb, N);
+  // qkv (N, 3C): columns [0, C) = Q, [C, 2C) = K, [2C, 3C) = V.
+  float* qkv = cc.qkv.get(N * 3 * C);
+  if (qkv_fused()) {
+    sgemm(false, true, N, 3 * C, C, 1.f, x, C, q.w->value.f32(), C, 0.f, qkv, 3 * C);
+    add_bias(qkv, q.b->value.f32(), N, 3 * C);
+  } else {
+    int64_t j = 0;
+    for (const Linear* l : {&q, &k, &v}) {
+      sgemm(false, true, N, C, C, 1.f, x, C, l->w->value.f32(), C, 0.f, qkv + j * C, 3 * C);
+      ++j;
+    }
+    for (int64_t r = 0; r < N; ++r)
+      for (int64_t c = 0; c < 3 * C; ++c) qkv[r * 3 * C + c] += (c < C ? q : c < 2 * C ? k : v).b->value.f32()[c % C];
+  }
+  const float* qb = qkv;
+  const float* kb = qkv + C;
+  const float* vb = qkv + 2 * C;
   float* ctx = cc.ctx.get(N * C);
   float* probs = keep_probs ? cc.probs.get(B * H * T * T) : nullptr;
-  attention(qb, kb, vb, C, mask_add, B, T, H, D, 1.f / std::sqrt(static_cast<float>(D)), ctx, C, probs,
+  attention(qb, kb, vb, 3 * C, mask_add, B, T, H, D, 1.f / std::sqrt(static_cast<float>(D)), ctx, C, probs,
             drop ? &drop->probs : nullptr);
   // attn_ln_in = ctx W_o^T, then (+ b_o + x) in place; h = LN1(attn_ln_in)
   float* a = cc.attn_ln_in.get(N * C);
@@ -124,6 +157,12 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
   add_bias_residual_layer_norm(o, drop_o ? nullptr : ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
                                N, C, out_ln.eps, keep_probs ? cc.ln2_mean.get(N) : nullptr,
                                keep_probs ? cc.ln2_rstd.get(N) : nullptr);
+}
+
+bool EncoderLayer::qkv_fused() const {
+  const int64_t CC = C * C;
+  return q.w->value.f32() + CC == k.w->value.f32() && k.w->value.f32() + CC == v.w->value.f32() &&
+         q.b->value.f32() + C == k.b->value.f32() && k.b->value.f32() + C == v.b->value.f32();
 }
 
 void EncoderLayer::set_trainable(bool on) {
@@ -158,14 +197,33 @@ void EncoderLayer::backward(const float* x, const float* dy, float* dx, int64_t 
   dropout_apply(d_a, N * C, drop.attn_out);
   float* d_ctx = g.d_ctx.get(N * C);
   attn_out.backward(cc.ctx.data(), d_a, d_ctx, N, false);
-  float* dq = g.dq.get(N * C);
-  float* dk = g.dk.get(N * C);
-  float* dv = g.dv.get(N * C);
-  attention_backward(cc.q.data(), cc.k.data(), cc.v.data(), C, cc.probs.data(), drop.probs, d_ctx, C, B, T, H, D,
-                     1.f / std::sqrt(static_cast<float>(D)), dq, dk, dv);
-  q.backward(x, dq, dx, N, true);
-  k.backward(x, dk, dx, N, true);
-  v.backward(x, dv, dx, N, true);
+  float* dqkv = g.d_qkv.get(N * 3 * C);
+  const float* qkv = cc.qkv.data();
+  attention_backward(qkv, qkv + C, qkv + 2 * C, 3 * C, cc.probs.data(), drop.probs, d_ctx, C, B, T, H, D,
+                     1.f / std::sqrt(static_cast<float>(D)), dqkv, dqkv + C, dqkv + 2 * C);
+  // dW_qkv (3C, C) += dqkv^T x;  db_qkv += colsum(dqkv);  dx += dqkv W_qkv.
+  const bool fused = qkv_fused() && q.w->grad.f32() + C * C == k.w->grad.f32() &&
+                     k.w->grad.f32() + C * C == v.w->grad.f32() && q.b->grad.f32() + C == k.b->grad.f32() &&
+                     k.b->grad.f32() + C == v.b->grad.f32();
+  if (fused) {
+    if (q.w->trainable) {
+      sgemm(true, false, 3 * C, C, N, 1.f, dqkv, 3 * C, x, C, 1.f, q.w->grad.f32(), C);
+      bias_backward(dqkv, q.b->grad.f32(), N, 3 * C);
+    }
+    if (dx) sgemm(false, false, N, C, 3 * C, 1.f, dqkv, 3 * C, q.w->value.f32(), C, 1.f, dx, C);
+  } else {
+    int64_t j = 0;
+    for (const Linear* l : {&q, &k, &v}) {
+      const float* d = dqkv + j * C;
+      if (l->w->trainable) {
+        sgemm(true, false, C, C, N, 1.f, d, 3 * C, x, C, 1.f, l->w->grad.f32(), C);
+        for (int64_t r = 0; r < N; ++r)
+          for (int64_t c = 0; c < C; ++c) l->b->grad.f32()[c] += d[r * 3 * C + c];
+      }
+      if (dx) sgemm(false, false, N, C, C, 1.f, d, 3 * C, l->w->value.f32(), C, 1.f, dx, C);
+      ++j;
+    }
+  }
 }
 
 }  // namespace tern

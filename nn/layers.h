@@ -32,6 +32,7 @@ struct Linear {
   int64_t in = 0, out = 0;
   Linear() = default;
   Linear(ParamStore& ps, const std::string& name, int64_t in, int64_t out, bool initialisable = false);
+  Linear(Param* w_, Param* b_, int64_t in_, int64_t out_) : w(w_), b(b_), in(in_), out(out_) {}
   void forward(const float* x, float* y, int64_t N, bool add_bias = true) const;  // x: (N, in), y: (N, out)
   // dW += dy^T x, db += colsum(dy) (when trainable); dx (N, in) = dy W (+= when accumulate_dx), if dx.
   void backward(const float* x, const float* dy, float* dx, int64_t N, bool accumulate_dx) const;
@@ -54,7 +55,7 @@ struct LayerNames {
 
 // What one layer's forward keeps (per layer in training, shared by all layers in inference).
 struct LayerCache {
-  Buffer q, k, v, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd, out;
+  Buffer qkv, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd, out;
 };
 
 // Dropout of one layer in a training forward (inactive masks = no dropout).
@@ -64,7 +65,7 @@ struct LayerDropout {
 
 // Gradient scratch shared by all layers' backward.
 struct GradScratch {
-  Buffer d_ln2, d_ffn, d_h, d_a, d_ctx, dq, dk, dv, d_x;
+  Buffer d_ln2, d_ffn, d_h, d_a, d_ctx, d_qkv, d_x;
 };
 
 class EncoderLayer {
@@ -85,6 +86,11 @@ class EncoderLayer {
   LayerNormP attn_ln, out_ln;
   int64_t C, H, D, I;
   Act act;
+
+ private:
+  // Q, K and V weights (and biases) adjacent in memory: one (3C, C) GEMM instead of three.
+  bool qkv_fused() const;
+  Tensor qkv_w_, qkv_b_;  // inference storage that makes them adjacent (training: the arena does)
 };
 
 }  // namespace tern
