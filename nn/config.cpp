@@ -130,6 +130,12 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
   TERN_CHECK(c.hidden % c.heads == 0, src << ": hidden size " << c.hidden << " is not a multiple of the "
                                           << c.heads << " attention heads");
   c.initializer_range = static_cast<float>(get_num(j, "initializer_range", 0.02, src));
+  // Each size is in range; their products must be too, before anything is allocated from them.
+  const double params = static_cast<double>(c.vocab_size + c.max_positions + c.type_vocab_size) * c.hidden +
+                        static_cast<double>(c.layers) * (4.0 * c.hidden * c.hidden + 2.0 * c.hidden * c.intermediate);
+  TERN_CHECK(params <= 4e9, src << ": the config describes a model of " << params / 1e9
+                                << " billion parameters (vocab_size x hidden_size, layers x sizes): "
+                                   "refusing (at most 4 billion)");
   for (float p : {c.hidden_dropout, c.attention_dropout, c.classifier_dropout})
     TERN_CHECK(p >= 0.f && p < 1.f, src << ": a dropout probability of " << p << " is out of range [0, 1)");
   TERN_CHECK(c.layer_norm_eps > 0.f && c.layer_norm_eps < 1.f,
@@ -175,7 +181,7 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
     }
     c.num_labels = static_cast<int64_t>(c.labels.size());
   } else {
-    c.num_labels = get_int(j, "num_labels", 2, 1, 1 << 20, src);
+    c.num_labels = get_int(j, "num_labels", 2, 1, 1 << 16, src);
     for (int64_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
   }
   const std::string pt = get_str(j, "problem_type", "", src);

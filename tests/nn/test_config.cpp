@@ -64,6 +64,9 @@ TEST(Config, AbsurdSizesAreRejectedBeforeAllocation) {
   EXPECT_NE(error_of(with(kBert, "num_attention_heads", "3")).find("multiple"), std::string::npos);
   EXPECT_NE(error_of(with(kBert, "hidden_size", "\"big\"")).find("hidden_size"), std::string::npos);
   EXPECT_NE(error_of("{not json").find("not valid JSON"), std::string::npos);
+  // Each size in range, the product absurd: 16M x 65536 embeddings.
+  EXPECT_NE(error_of(with(with(kBert, "vocab_size", "16000000"), "hidden_size", "65536")).find("billion parameters"),
+            std::string::npos);
 }
 
 TEST(Config, DistilBertKeys) {
