@@ -1,0 +1,233 @@
+// tern tokenize: texts (one per line) -> token ids as JSON lines, with exactly Hugging Face's ids.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "tensor/check.h"
+#include "tokenizer/tokenizer.h"
+#include "weights/model_file.h"
+
+namespace tern::cli {
+
+namespace {
+
+const char* kHelp =
+    "usage: tern tokenize (--model MODEL.h5 | --tokenizer DIR) --input TEXTS.txt|- --output OUT.jsonl|-\n"
+    "                     [--max-length N] [--offsets] [--normalize-tweets] [--pair-input TEXTS2.txt]\n"
+    "                     [--threads N] [--chunk N]\n"
+    "\n"
+    "Tokenizes one text per input line and writes one JSON line per text, in input order:\n"
+    "  {\"ids\":[101,7592,102]}                       special tokens included\n"
+    "  {\"ids\":[...],\"offsets\":[[0,0],[0,5],...]}    with --offsets: [start, end) in code points\n"
+    "With --pair-input each line of TEXTS.txt is paired with the same line of TEXTS2.txt (the files must\n"
+    "have as many lines) and \"type_ids\" is written too.\n"
+    "\n"
+    "A text is its line without the trailing \"\\n\"; everything else is kept verbatim, including a \"\\r\"\n"
+    "before the \"\\n\" (Hugging Face tokenizes the text as given: BERT treats \\r as whitespace, RoBERTa "
+    "keeps\n"
+    "it as a token). Invalid UTF-8 is replaced by U+FFFD per ill-formed sequence (as Python's\n"
+    "errors=\"replace\"); the count of such lines is reported on stderr. Input is processed in chunks, so\n"
+    "archives of any size stream through.\n"
+    "\n"
+    "options:\n"
+    "  --model FILE         tern model (.h5) whose stored tokenizer files to use\n"
+    "  --tokenizer DIR      a Hugging Face tokenizer folder (tokenizer.json, or vocab.txt, or vocab.json +\n"
+    "                       merges.txt, with tokenizer_config.json / special_tokens_map.json)\n"
+    "  --input FILE|-       texts, one per line (- = stdin)\n"
+    "  --output FILE|-      JSON lines (- = stdout)\n"
+    "  --max-length N       truncate to N tokens including the special ones (longest-first for pairs)\n"
+    "  --offsets            also write character offsets\n"
+    "  --normalize-tweets   TweetEval preprocessing: @mentions -> @user, http... -> http (off by default)\n"
+    "  --pair-input FILE    second texts of pairs, one per line\n"
+    "  --threads N          threads (default: all cores)\n"
+    "  --chunk N            texts tokenized per parallel batch (default 16384)\n";
+
+struct File {
+  FILE* f = nullptr;
+  bool owned = false;
+  std::string name;
+  char* buf = nullptr;  // getline() buffer
+  size_t cap = 0;
+  ~File() {
+    if (owned && f) std::fclose(f);
+    std::free(buf);
+  }
+};
+
+void open_file(File& fl, const std::string& path, bool write) {
+  fl.name = path == "-" ? (write ? "<stdout>" : "<stdin>") : path;
+  if (path == "-") {
+    fl.f = write ? stdout : stdin;
+    return;
+  }
+  fl.f = std::fopen(path.c_str(), write ? "wb" : "rb");
+  TERN_CHECK(fl.f,
+             path << ": cannot open for " << (write ? "writing" : "reading") << ": " << std::strerror(errno));
+  fl.owned = true;
+}
+
+// Reads one line without its "\n" (embedded NUL bytes kept); false at end of file.
+bool read_line(File& fl, std::string& line) {
+  line.clear();
+  const ssize_t n = ::getline(&fl.buf, &fl.cap, fl.f);
+  if (n < 0) {
+    TERN_CHECK(!std::ferror(fl.f), fl.name << ": read error: " << std::strerror(errno));
+    return false;
+  }
+  size_t len = static_cast<size_t>(n);
+  if (len > 0 && fl.buf[len - 1] == '\n') --len;
+  line.assign(fl.buf, len);
+  return true;
+}
+
+void append_int(std::string& out, long v) {
+  char buf[24];
+  const int n = std::snprintf(buf, sizeof buf, "%ld", v);
+  out.append(buf, static_cast<size_t>(n));
+}
+
+void write_json(std::string& out, const tok::Encoding& e, bool offsets, bool type_ids) {
+  out += "{\"ids\":[";
+  for (size_t i = 0; i < e.ids.size(); ++i) {
+    if (i) out += ',';
+    append_int(out, e.ids[i]);
+  }
+  out += ']';
+  if (type_ids) {
+    out += ",\"type_ids\":[";
+    for (size_t i = 0; i < e.type_ids.size(); ++i) {
+      if (i) out += ',';
+      append_int(out, e.type_ids[i]);
+    }
+    out += ']';
+  }
+  if (offsets) {
+    out += ",\"offsets\":[";
+    for (size_t i = 0; i < e.offsets.size(); ++i) {
+      if (i) out += ',';
+      out += '[';
+      append_int(out, e.offsets[i].first);
+      out += ',';
+      append_int(out, e.offsets[i].second);
+      out += ']';
+    }
+    out += ']';
+  }
+  out += "}\n";
+}
+
+}  // namespace
+
+int cmd_tokenize(int argc, char** argv) {
+  Args a(argc, argv,
+         {"model", "tokenizer", "input", "output", "max-length", "pair-input", "threads", "chunk"},
+         {"offsets", "normalize-tweets"});
+  if (a.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  TERN_CHECK(a.has("model") != a.has("tokenizer"),
+             "give exactly one of --model and --tokenizer (see --help)");
+  const std::string in_path = a.require("input"), out_path = a.require("output");
+  const int max_length = a.get_int("max-length", 0);
+  TERN_CHECK(max_length >= 0, "--max-length must be >= 0, got " << max_length);
+  const int chunk = a.get_int("chunk", 16384);
+  TERN_CHECK(chunk >= 1, "--chunk must be >= 1, got " << chunk);
+  const int threads = a.get_int("threads", 0);
+  TERN_CHECK(threads >= 0, "--threads must be >= 1, got " << threads);
+  apply_threads(a);
+
+  std::unique_ptr<tok::Tokenizer> tk;
+  try {
+    if (a.has("tokenizer")) {
+      tk = std::make_unique<tok::Tokenizer>(tok::Tokenizer::from_dir(a.require("tokenizer")));
+    } else {
+      const std::string model = a.require("model");
+      LoadOptions opt;
+      opt.read_tensors = false;
+      const ModelBundle bundle = load_model(model, opt);
+      TERN_CHECK(!bundle.tokenizer_files.empty(),
+                 model << ": the model file holds no tokenizer files; use --tokenizer DIR");
+      tk = std::make_unique<tok::Tokenizer>(tok::Tokenizer::from_files(bundle.tokenizer_files, model));
+    }
+  } catch (const tok::TokenizerError& e) {
+    TERN_FAIL(e.what());
+  }
+
+  tok::EncodeOptions eo;
+  eo.max_length = static_cast<size_t>(max_length);
+  eo.normalize_tweets = a.has("normalize-tweets");
+  if (max_length > 0) {
+    const size_t need = tk->num_special_tokens(a.has("pair-input"));
+    TERN_CHECK(static_cast<size_t>(max_length) >= need,
+               "--max-length " << max_length << " leaves no room for the " << need << " special tokens");
+  }
+  const bool offsets = a.has("offsets");
+  const bool pairs = a.has("pair-input");
+
+  File in, in2, out;
+  open_file(in, in_path, false);
+  if (pairs) open_file(in2, a.require("pair-input"), false);
+  open_file(out, out_path, true);
+
+  std::vector<std::string> texts;
+  std::vector<std::pair<std::string, std::string>> pair_texts;
+  std::string line, line2, buf;
+  size_t lineno = 0, invalid = 0;
+  bool eof = false;
+  while (!eof) {
+    texts.clear();
+    pair_texts.clear();
+    while (static_cast<int>(pairs ? pair_texts.size() : texts.size()) < chunk) {
+      const bool got = read_line(in, line);
+      if (pairs) {
+        const bool got2 = read_line(in2, line2);
+        TERN_CHECK(got == got2, (got ? in2.name : in.name) << " ends at line " << lineno << " but "
+                                                           << (got ? in.name : in2.name) << " goes on");
+      }
+      if (!got) {
+        eof = true;
+        break;
+      }
+      ++lineno;
+      size_t bad = 0;
+      tok::sanitize_utf8(line, &bad);
+      if (pairs) {
+        size_t bad2 = 0;
+        tok::sanitize_utf8(line2, &bad2);
+        bad += bad2;
+        pair_texts.emplace_back(std::move(line), std::move(line2));
+      } else {
+        texts.push_back(std::move(line));
+      }
+      invalid += bad > 0;
+    }
+    std::vector<tok::Encoding> enc;
+    try {
+      enc = pairs ? tk->encode_batch_pairs(pair_texts, eo, {}, threads)
+                  : tk->encode_batch(texts, eo, {}, threads);
+    } catch (const tok::TokenizerError& e) {
+      TERN_FAIL(in.name << " (lines " << (lineno - (pairs ? pair_texts.size() : texts.size()) + 1) << "-"
+                        << lineno << "): " << e.what());
+    }
+    buf.clear();
+    for (const auto& e : enc) write_json(buf, e, offsets, pairs);
+    TERN_CHECK(std::fwrite(buf.data(), 1, buf.size(), out.f) == buf.size(),
+               out.name << ": write error: " << std::strerror(errno));
+  }
+  TERN_CHECK(std::fflush(out.f) == 0, out.name << ": write error: " << std::strerror(errno));
+  if (invalid)
+    std::fprintf(stderr, "tern tokenize: %zu of %zu lines held invalid UTF-8 (replaced by U+FFFD)\n", invalid,
+                 lineno);
+  return 0;
+}
+
+}  // namespace tern::cli

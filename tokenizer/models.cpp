@@ -1,0 +1,244 @@
+// WordPiece and byte-level BPE models (see pipeline.h).
+#include <algorithm>
+#include <atomic>
+#include <queue>
+
+#include "tokenizer/pipeline.h"
+#include "tokenizer/unicode.h"
+
+namespace tern::tok::detail {
+
+// ---------------- WordPiece: tokenizers/src/models/wordpiece/mod.rs ----------------
+
+void WordPiece::finalize() {
+  max_token_bytes = 0;
+  for (const auto& [tok, id] : vocab) {
+    size_t len = tok.size();
+    if (!prefix.empty() && tok.compare(0, prefix.size(), prefix) == 0) len -= prefix.size();
+    max_token_bytes = std::max(max_token_bytes, len);
+  }
+  auto it = vocab.find(unk_token);
+  unk_id = it == vocab.end() ? -1 : it->second;
+}
+
+void WordPiece::tokenize(std::string_view word, const Align* align, std::vector<RawToken>& out) const {
+  auto unk = [&]() {
+    if (unk_id < 0) fail("WordPiece: the unk token '" + unk_token + "' is not in the vocabulary");
+    out.push_back({unk_id, align[0].start, align[word.size() - 1].end});
+  };
+  if (word.empty()) return;
+  // Count code points (continuation bytes are 10xxxxxx).
+  size_t nchars = 0;
+  for (unsigned char b : word) nchars += (b & 0xC0) != 0x80;
+  if (nchars > max_input_chars_per_word) return unk();
+
+  const size_t first = out.size();
+  std::string buf;
+  buf.reserve(word.size() + prefix.size());
+  size_t start = 0;
+  while (start < word.size()) {
+    // The longest piece a vocab entry can match; then back off one code point at a time.
+    size_t end = std::min(word.size(), start + max_token_bytes);
+    while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
+    int32_t found = -1;
+    while (end > start) {
+      std::string_view piece = word.substr(start, end - start);
+      Vocab::const_iterator it;
+      if (start > 0) {
+        buf.assign(prefix);
+        buf.append(piece);
+        it = vocab.find(std::string_view(buf));
+      } else {
+        it = vocab.find(piece);
+      }
+      if (it != vocab.end()) {
+        found = it->second;
+        break;
+      }
+      --end;
+      while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
+    }
+    if (found < 0) {
+      out.resize(first);
+      return unk();
+    }
+    out.push_back({found, align[start].start, align[end - 1].end});
+    start = end;
+  }
+}
+
+// ---------------- BPE: tokenizers/src/models/bpe/{model,word}.rs ----------------
+
+const char32_t* Bpe::byte_to_char() {
+  // pre_tokenizers/byte_level.rs bytes_char(): printable bytes map to themselves, the others to 256+n.
+  static const auto table = [] {
+    std::vector<char32_t> t(256, 0);
+    std::vector<bool> direct(256, false);
+    for (int b = '!'; b <= '~'; ++b) direct[b] = true;
+    for (int b = 0xA1; b <= 0xAC; ++b) direct[b] = true;
+    for (int b = 0xAE; b <= 0xFF; ++b) direct[b] = true;
+    int n = 0;
+    for (int b = 0; b < 256; ++b) t[b] = direct[b] ? char32_t(b) : char32_t(256 + n++);
+    return t;
+  }();
+  return table.data();
+}
+
+bool Bpe::to_bytes(std::string_view token, std::string& bytes) {
+  static const auto inverse = [] {
+    std::vector<int> inv(512, -1);
+    const char32_t* t = byte_to_char();
+    for (int b = 0; b < 256; ++b) inv[t[b]] = b;
+    return inv;
+  }();
+  bytes.clear();
+  std::u32string cps;
+  if (uni::decode_utf8(token, cps) != 0) return false;
+  for (char32_t c : cps) {
+    if (c >= 512 || inverse[c] < 0) return false;
+    bytes.push_back(static_cast<char>(inverse[c]));
+  }
+  return true;
+}
+
+void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
+                const std::vector<std::string>& where) {
+  byte_vocab_.clear();
+  byte_vocab_.reserve(vocab.size());
+  std::string bytes;
+  for (const auto& [tok, id] : vocab)
+    if (to_bytes(tok, bytes)) byte_vocab_[bytes] = id;
+  const char32_t* b2c = byte_to_char();
+  for (int b = 0; b < 256; ++b) {
+    std::string s;
+    uni::append_utf8(s, b2c[b]);
+    auto it = vocab.find(s);
+    byte_id_[b] = it == vocab.end() ? -1 : it->second;
+  }
+  merges_.clear();
+  merges_.reserve(merges.size() * 2);
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const auto& [a, b] = merges[rank];
+    auto ia = vocab.find(a), ib = vocab.find(b), inew = vocab.find(a + b);
+    const char* missing = ia == vocab.end()   ? "its left token"
+                          : ib == vocab.end() ? "its right token"
+                                              : nullptr;
+    if (missing)
+      fail(where[rank] + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
+    if (inew == vocab.end())
+      fail(where[rank] + ": merge '" + a + " " + b + "' makes '" + a + b +
+           "', which is not in the vocabulary");
+    const uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
+    merges_.emplace(key, std::make_pair(int32_t(rank), inew->second));  // the first (lowest) rank wins
+  }
+}
+
+void Bpe::merge_word(std::string_view bytes, PieceList& out) const {
+  out.pieces.clear();
+  if (ignore_merges) {
+    auto it = byte_vocab_.find(bytes);
+    if (it != byte_vocab_.end()) {
+      out.pieces.push_back({it->second, 0, uint32_t(bytes.size())});
+      return;
+    }
+  }
+  // Symbols: one per byte (each byte is one char of the byte-level string), as a linked list.
+  struct Sym {
+    int32_t id;
+    int32_t prev, next;
+    uint32_t start, len;
+  };
+  std::vector<Sym> sym;
+  sym.reserve(bytes.size());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const int32_t id = byte_id_[static_cast<unsigned char>(bytes[i])];
+    if (id < 0) {
+      if (!unk_id) continue;  // no unk token: HF drops the char
+      if (fuse_unk && !sym.empty() && sym.back().id == *unk_id) {
+        sym.back().len += 1;
+        continue;
+      }
+      sym.push_back({*unk_id, 0, 0, uint32_t(i), 1});
+    } else {
+      sym.push_back({id, 0, 0, uint32_t(i), 1});
+    }
+  }
+  const int32_t n = static_cast<int32_t>(sym.size());
+  for (int32_t i = 0; i < n; ++i) {
+    sym[i].prev = i - 1;
+    sym[i].next = i + 1 < n ? i + 1 : -1;
+  }
+  // word.rs merge_all: a min-heap on (rank, pos); stale entries are skipped when popped.
+  struct Merge {
+    int32_t rank, pos, new_id;
+    bool operator<(const Merge& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  auto lookup = [&](int32_t a, int32_t b) -> const std::pair<int32_t, int32_t>* {
+    auto it = merges_.find((uint64_t(uint32_t(a)) << 32) | uint32_t(b));
+    return it == merges_.end() ? nullptr : &it->second;
+  };
+  std::vector<Merge> heap_store;
+  heap_store.reserve(n);
+  std::priority_queue<Merge> queue(std::less<Merge>(), std::move(heap_store));
+  for (int32_t i = 0; i + 1 < n; ++i)
+    if (auto m = lookup(sym[i].id, sym[i + 1].id)) queue.push({m->first, i, m->second});
+  while (!queue.empty()) {
+    const Merge top = queue.top();
+    queue.pop();
+    Sym& cur = sym[top.pos];
+    if (cur.len == 0 || cur.next == -1) continue;
+    Sym& right = sym[cur.next];
+    auto m = lookup(cur.id, right.id);
+    if (!m || m->second != top.new_id) continue;  // expired entry
+    cur.id = top.new_id;
+    cur.len += right.len;
+    right.len = 0;
+    const int32_t right_next = right.next;
+    cur.next = right_next;
+    if (right_next >= 0) sym[right_next].prev = top.pos;
+    if (cur.prev >= 0)
+      if (auto mp = lookup(sym[cur.prev].id, cur.id)) queue.push({mp->first, cur.prev, mp->second});
+    if (cur.next >= 0)
+      if (auto mn = lookup(cur.id, sym[cur.next].id)) queue.push({mn->first, top.pos, mn->second});
+  }
+  for (const Sym& s : sym)
+    if (s.len) out.pieces.push_back({s.id, s.start, s.len});
+}
+
+namespace {
+std::atomic<uint64_t> g_next_cache_id{1};
+}  // namespace
+
+Bpe::Bpe() : cache_id_(g_next_cache_id.fetch_add(1)) {}
+
+void Bpe::tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out) const {
+  if (bytes.empty()) return;
+  using Cache = std::unordered_map<std::string, PieceList, StrHash, std::equal_to<>>;
+  thread_local std::unordered_map<uint64_t, Cache> caches;
+  thread_local PieceList local;
+  const PieceList* word = nullptr;
+  Cache* cache = nullptr;
+  if (bytes.size() <= kMaxCachedLen) {
+    cache = &caches[cache_id_];
+    auto it = cache->find(bytes);
+    if (it != cache->end()) word = &it->second;
+  }
+  if (!word) {
+    merge_word(bytes, local);
+    word = &local;
+    if (cache && cache->size() < kCacheCapacity)
+      word = &cache->emplace(std::string(bytes), local).first->second;
+  }
+  for (const auto& [id, pos, len] : word->pieces) {
+    RawToken t{id, align[pos].start, align[pos + len - 1].end};
+    // Leading / trailing spaces of the token string ('Ġ' = byte 0x20) for ByteLevel offset trimming.
+    uint16_t lead = 0, trail = 0;
+    while (lead < len && bytes[pos + lead] == ' ') ++lead;
+    while (trail < len && bytes[pos + len - 1 - trail] == ' ') ++trail;
+    t.lead_spaces = lead;
+    t.trail_spaces = trail;
+    out.push_back(t);
+  }
+}
+
+}  // namespace tern::tok::detail

@@ -1,0 +1,202 @@
+// Internal stages of the tokenizer pipeline (not part of the public API; tests use them directly).
+// Each mirrors a Hugging Face tokenizers component; the file it follows is named on each.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+
+namespace tern::tok::detail {
+
+[[noreturn]] void fail(const std::string& msg);
+
+// Span [start, end) of original code points a normalized code point comes from.
+struct Align {
+  uint32_t start = 0, end = 0;
+};
+
+// Mirrors tokenizers/src/tokenizer/normalizer.rs NormalizedString: the normalized code points with, for
+// each, the span of the original text it is aligned to.
+struct NormStr {
+  std::u32string s;
+  std::vector<Align> a;
+  size_t size() const { return s.size(); }
+  // A slice [b, e) that keeps the alignments.
+  NormStr slice(size_t b, size_t e) const;
+  static NormStr from_original(const std::u32string& cps);  // alignment i -> [i, i+1)
+};
+
+// NormalizedString::transform: `dest` yields each new code point with a change of +1 (inserted: takes
+// the alignment of the code point before it, or (0,0) at the very start), 0 (replaces the next old
+// code point, takes its alignment) or -N (replaces the next one and removes the N after it);
+// `initial_offset` old code points are removed at the start.
+void transform(NormStr& n, const std::vector<std::pair<char32_t, int>>& dest, size_t initial_offset);
+
+// ---- normalizers (tokenizers/src/normalizers/{bert,unicode,strip,utils}.rs) ----
+struct NormalizerOp {
+  enum class Kind { kBert, kLowercase, kNfd, kStripAccents };
+  Kind kind = Kind::kBert;
+  // kBert options (BertNormalizer); strip_accents already resolved (null -> lowercase).
+  bool clean_text = true, handle_chinese_chars = true, strip_accents = true, lowercase = true;
+};
+void normalize(NormStr& n, const std::vector<NormalizerOp>& ops);
+void bert_normalize(NormStr& n, const NormalizerOp& op);
+
+// TweetEval preprocessing with alignment back to the given code points.
+NormStr tweet_normalize(const std::u32string& cps);
+
+// ---- pre-tokenizers ----
+// tokenizers/src/pre_tokenizers/bert.rs: split on whitespace (removed) and punctuation (isolated).
+void bert_pre_tokenize(const std::u32string& s, std::vector<std::pair<uint32_t, uint32_t>>& words);
+// tokenizers/src/pre_tokenizers/byte_level.rs: the GPT-2 regex
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// evaluated by hand over the Oniguruma classes; every code point lands in exactly one piece.
+void gpt2_split(const char32_t* s, size_t n, std::vector<std::pair<uint32_t, uint32_t>>& pieces);
+
+struct PreTokenizerCfg {
+  enum class Kind { kNone, kBert, kByteLevel, kWhitespaceSplit };
+  Kind kind = Kind::kBert;
+  bool add_prefix_space = false;  // ByteLevel
+  bool use_regex = true;          // ByteLevel
+};
+
+// A model token before post-processing. Offsets are original code points.
+struct RawToken {
+  int32_t id;
+  uint32_t start, end;
+  uint16_t lead_spaces = 0, trail_spaces = 0;  // for ByteLevel offset trimming ('Ġ' / whitespace chars)
+};
+
+// ---- models ----
+struct StrHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using Vocab = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
+
+// tokenizers/src/models/wordpiece/mod.rs: greedy longest-match-first.
+struct WordPiece {
+  Vocab vocab;
+  int32_t unk_id = -1;
+  std::string unk_token = "[UNK]";
+  std::string prefix = "##";
+  size_t max_input_chars_per_word = 100;
+  size_t max_token_bytes = 0;  // longest vocab entry without the prefix: bounds the search
+  void finalize();
+  // `word`: UTF-8 bytes of one pre-token; `align`: per byte, the original span of its code point.
+  void tokenize(std::string_view word, const Align* align, std::vector<RawToken>& out) const;
+};
+
+// tokenizers/src/models/bpe/{model,word}.rs over the byte-level alphabet (pre_tokenizers/byte_level.rs
+// bytes_char): the vocabulary is kept as raw bytes, merges by rank, with a word cache.
+class Bpe {
+ public:
+  Vocab vocab;  // token string (byte-level alphabet) -> id, as in vocab.json
+  std::optional<int32_t> unk_id;
+  bool ignore_merges = false;
+  bool fuse_unk = false;
+
+  // Builds the byte tables; `merges` are pairs of token strings in rank order, `where(i)` names the
+  // i-th merge in error messages.
+  void build(const std::vector<std::pair<std::string, std::string>>& merges,
+             const std::vector<std::string>& where);
+  void tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out) const;
+
+  // The 256-entry byte <-> code point map of GPT-2.
+  static const char32_t* byte_to_char();
+  // Converts a token of the byte-level alphabet back to raw bytes; false if it holds other chars.
+  static bool to_bytes(std::string_view token, std::string& bytes);
+
+ private:
+  struct Piece {
+    int32_t id;
+    uint32_t start, len;  // byte range in the word
+  };
+  struct PieceList {
+    std::vector<Piece> pieces;
+  };
+  void merge_word(std::string_view bytes, PieceList& out) const;
+
+  std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>> byte_vocab_;  // raw bytes -> id
+  int32_t byte_id_[256];
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (left<<32|right) -> (rank, new id)
+
+  // Word cache (HF caches up to 10k words). One per thread and model, keyed by a unique model id (never
+  // reused, unlike an address), so threads never contend on a lock.
+  static constexpr size_t kCacheCapacity = 32768;
+  static constexpr size_t kMaxCachedLen = 64;
+  uint64_t cache_id_;
+
+ public:
+  Bpe();
+  Bpe(const Bpe&) = delete;  // a copy would share the cache id
+  Bpe& operator=(const Bpe&) = delete;
+};
+
+// ---- added tokens (tokenizers/src/tokenizer/added_vocabulary.rs) ----
+struct AddedToken {
+  std::string content;
+  std::u32string pattern;  // content, normalized when `normalized`
+  int32_t id = -1;
+  bool single_word = false, lstrip = false, rstrip = false, normalized = false, special = true;
+};
+
+// A piece of the input after splitting on added tokens: either an added token id or text.
+struct Split {
+  int32_t id;     // -1 = text
+  uint32_t b, e;  // [b, e) in the string that was split
+};
+// find_matches: leftmost-longest matches of `tokens` (indices into `all`) in `s`, honouring single_word,
+// lstrip and rstrip; the gaps come back as text splits (empty input -> one empty text split).
+void split_added(const std::u32string& s, const std::vector<AddedToken>& all,
+                 const std::vector<size_t>& tokens, std::vector<Split>& out);
+
+// ---- post-processing (tokenizers/src/processors/{template,bert,roberta,byte_level}.rs) ----
+struct TemplatePiece {
+  bool special = false;
+  std::vector<int32_t> ids;  // special: the ids it adds
+  int seq = 0;               // sequence: 0 = A, 1 = B
+  int32_t type_id = 0;
+};
+struct PostProcessor {
+  bool trim_offsets = false;  // ByteLevel / RobertaProcessing offset trimming
+  bool trim_add_prefix_space = false;
+  bool has_template = false;
+  std::vector<TemplatePiece> single, pair;
+  bool zero_type_ids = false;  // RobertaProcessing: every type id is 0
+  size_t added(bool is_pair) const;
+};
+
+}  // namespace tern::tok::detail
+
+namespace tern::tok {
+
+struct Tokenizer::Impl {
+  std::string model_type;  // "wordpiece" | "bpe"
+  std::string origin;
+  std::vector<detail::NormalizerOp> normalizer;
+  detail::PreTokenizerCfg pre;
+  detail::WordPiece wordpiece;
+  detail::Bpe bpe;
+  std::vector<detail::AddedToken> added;
+  std::vector<size_t> added_raw, added_norm;  // indices of non-normalized / normalized added tokens
+  detail::PostProcessor post;
+  int32_t pad_id = 0;
+  std::unordered_map<int32_t, std::string> id_to_token;
+  detail::Vocab token_to_id;  // vocab + added tokens
+
+  void finalize();  // fills the lookup tables and the added-token index lists
+  // The model tokens of one text (no special tokens, no truncation).
+  // `groups` (optional) receives, per pre-token or added token in order, (end index in `out`, is added).
+  void encode_raw(std::string_view text, bool tweets, std::vector<detail::RawToken>& out,
+                  std::vector<std::pair<uint32_t, bool>>* groups = nullptr) const;
+  Encoding encode(std::string_view a, const std::string_view* b, const EncodeOptions& opt) const;
+};
+
+}  // namespace tern::tok

@@ -1,0 +1,189 @@
+#include "tokenizer/unicode.h"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace tern::tok::uni {
+namespace {
+
+struct CpRange {
+  char32_t lo, hi;
+};
+struct CpMap {
+  char32_t cp;
+  int n;
+  char32_t out[4];
+};
+
+#include "tokenizer/unicode_tables.inc"
+
+constexpr char32_t kMaxCp = 0x10FFFF;
+
+struct Tables {
+  std::vector<uint8_t> flags;  // indexed by code point
+  Tables() : flags(kMaxCp + 1, 0) {
+    auto set = [&](const CpRange* r, size_t n, uint8_t bit) {
+      for (size_t i = 0; i < n; ++i)
+        for (char32_t c = r[i].lo; c <= r[i].hi; ++c) flags[c] |= bit;
+    };
+#define TERN_SET(tab, bit) set(tab, sizeof(tab) / sizeof(tab[0]), bit)
+    TERN_SET(k_control, kControl);
+    TERN_SET(k_whitespace, kCleanSpace);
+    TERN_SET(k_mn, kMn);
+    TERN_SET(k_punct, kPunct);
+    TERN_SET(k_split_ws, kSpace);
+    TERN_SET(k_L, kLetter);
+    TERN_SET(k_N, kNumber);
+#undef TERN_SET
+    for (const auto& m : k_nfd) flags[m.cp] |= kHasMap;
+    for (const auto& m : k_lower) flags[m.cp] |= kHasMap;
+    for (char32_t c = 0xAC00; c <= 0xD7A3; ++c) flags[c] |= kHasMap;  // Hangul syllables
+  }
+};
+
+const Tables& tables() {
+  static const Tables t;
+  return t;
+}
+
+template <size_t N>
+const CpMap* find_map(const CpMap (&tab)[N], char32_t c) {
+  auto it = std::lower_bound(std::begin(tab), std::end(tab), c,
+                             [](const CpMap& m, char32_t x) { return m.cp < x; });
+  return (it != std::end(tab) && it->cp == c) ? it : nullptr;
+}
+
+}  // namespace
+
+uint8_t flags(char32_t c) {
+  return c <= kMaxCp ? tables().flags[c] : 0;
+}
+
+int nfd(char32_t c, char32_t out[4]) {
+  if (!(flags(c) & kHasMap)) {
+    out[0] = c;
+    return 1;
+  }
+  if (c >= 0xAC00 && c <= 0xD7A3) {  // Hangul syllable: algorithmic decomposition (Unicode 3.12)
+    const char32_t s = c - 0xAC00;
+    out[0] = 0x1100 + s / 588;
+    out[1] = 0x1161 + (s % 588) / 28;
+    if (s % 28 == 0) return 2;
+    out[2] = 0x11A7 + s % 28;
+    return 3;
+  }
+  if (const CpMap* m = find_map(k_nfd, c)) {
+    std::copy(m->out, m->out + m->n, out);
+    return m->n;
+  }
+  out[0] = c;
+  return 1;
+}
+
+int to_lower(char32_t c, char32_t out[3]) {
+  if (c < 0x80) {
+    out[0] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    return 1;
+  }
+  if (flags(c) & kHasMap) {
+    if (const CpMap* m = find_map(k_lower, c)) {
+      std::copy(m->out, m->out + m->n, out);
+      return m->n;
+    }
+  }
+  out[0] = c;
+  return 1;
+}
+
+int combining_class(char32_t c) {
+  if (c < 0x300) return 0;
+  const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(c));
+  return p ? p->combining_class : 0;
+}
+
+size_t decode_utf8(std::string_view in, std::u32string& out) {
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  size_t i = 0, bad = 0;
+  out.reserve(out.size() + n);
+  while (i < n) {
+    const unsigned char b = s[i];
+    if (b < 0x80) {
+      out.push_back(b);
+      ++i;
+      continue;
+    }
+    // Expected length and the allowed range of the second byte (Unicode Table 3-7).
+    int len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      len = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      len = 3;
+      if (b == 0xE0) lo = 0xA0;
+      if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      len = 4;
+      if (b == 0xF0) lo = 0x90;
+      if (b == 0xF4) hi = 0x8F;
+    }
+    if (len == 0) {  // 80..C1, F5..FF can never start a sequence
+      out.push_back(0xFFFD);
+      ++bad;
+      ++i;
+      continue;
+    }
+    char32_t cp = b & (0xFF >> (len + 1));
+    size_t j = i + 1;
+    bool ok = true;
+    for (int k = 1; k < len; ++k, ++j) {
+      const unsigned char lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xBF;
+      if (j >= n || s[j] < lo_k || s[j] > hi_k) {
+        ok = false;
+        break;
+      }
+      cp = (cp << 6) | (s[j] & 0x3F);
+    }
+    if (ok) {
+      out.push_back(cp);
+    } else {  // the maximal subpart s[i..j) becomes one U+FFFD; resume at the offending byte
+      out.push_back(0xFFFD);
+      ++bad;
+    }
+    i = j;
+  }
+  return bad;
+}
+
+void append_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out.push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+std::string sanitize_utf8(std::string_view in, size_t* replaced) {
+  std::u32string cps;
+  const size_t bad = decode_utf8(in, cps);
+  if (replaced) *replaced = bad;
+  if (bad == 0) return std::string(in);
+  std::string out;
+  out.reserve(in.size() + 2 * bad);
+  for (char32_t c : cps) append_utf8(out, c);
+  return out;
+}
+
+}  // namespace tern::tok::uni
