@@ -27,7 +27,8 @@ const char* kHelp =
     "\n"
     "Runs the model on token ids and writes its outputs. IN.h5 holds int64 (B, T) datasets input_ids,\n"
     "attention_mask and optionally token_type_ids, at the root or in the group inputs/ (as in Hugging Face\n"
-    "reference files); or IN is a .jsonl file as `tern tokenize` writes it (rows padded to the longest).\n"
+    "reference files); or IN is a .jsonl file as `tern tokenize` writes it (rows are batched by length;\n"
+    "in the output they are padded to the longest, padded positions of last_hidden_state being 0).\n"
     "OUT.h5 gets float32 datasets last_hidden_state (B, T, C), pooler_output (B, C) when the model has a\n"
     "pooler, and logits (B, num_labels) when it has a head.\n"
     "\n"
@@ -146,14 +147,48 @@ int cmd_forward(int argc, char** argv) {
   Tensor pooled = model->has_pooler() ? Tensor::empty({B, C}) : Tensor();
   Tensor logits = model->has_head() ? Tensor::empty({B, model->config().num_labels}) : Tensor();
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t r0 = 0; r0 < B; r0 += batch) {
-    const int64_t r1 = std::min<int64_t>(B, r0 + batch);
-    ModelOutputs o = model->forward(rows(ids, r0, r1), mask.defined() ? rows(mask, r0, r1) : Tensor(),
-                                    tti.defined() ? rows(tti, r0, r1) : Tensor());
-    std::memcpy(lhs.f32() + r0 * T * C, o.last_hidden_state.f32(), o.last_hidden_state.nbytes());
-    if (pooled.defined()) std::memcpy(pooled.f32() + r0 * C, o.pooler_output.f32(), o.pooler_output.nbytes());
-    if (logits.defined())
-      std::memcpy(logits.f32() + r0 * logits.size(1), o.logits.f32(), o.logits.nbytes());
+  const int64_t L = logits.defined() ? logits.size(1) : 0;
+  if (!jsonl) {
+    // .h5 input: every row at the full width T, exactly as HF computes it (padded positions included).
+    for (int64_t r0 = 0; r0 < B; r0 += batch) {
+      const int64_t r1 = std::min<int64_t>(B, r0 + batch);
+      ModelOutputs o = model->forward(rows(ids, r0, r1), mask.defined() ? rows(mask, r0, r1) : Tensor(),
+                                      tti.defined() ? rows(tti, r0, r1) : Tensor());
+      std::memcpy(lhs.f32() + r0 * T * C, o.last_hidden_state.f32(), o.last_hidden_state.nbytes());
+      if (pooled.defined()) std::memcpy(pooled.f32() + r0 * C, o.pooler_output.f32(), o.pooler_output.nbytes());
+      if (logits.defined()) std::memcpy(logits.f32() + r0 * L, o.logits.f32(), o.logits.nbytes());
+    }
+  } else {
+    // JSONL input: rows sorted by length and batched with little padding (valid positions are unchanged by
+    // padding); padded positions of last_hidden_state are written as 0.
+    std::vector<int64_t> len(B), order(B);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t n = 0;
+      for (int64_t t = 0; t < T; ++t) n += mask.i64()[b * T + t];
+      len[b] = n;
+      order[b] = b;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return len[a] < len[b]; });
+    std::memset(lhs.f32(), 0, lhs.nbytes());
+    for (int64_t r0 = 0; r0 < B; r0 += batch) {
+      const int64_t r1 = std::min<int64_t>(B, r0 + batch), nb = r1 - r0, Tb = len[order[r1 - 1]];
+      Tensor bi = Tensor::empty({nb, Tb}, DType::I64), bm = Tensor::empty({nb, Tb}, DType::I64),
+             bt = Tensor::empty({nb, Tb}, DType::I64);
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t t = 0; t < Tb; ++t) {
+          const int64_t src = order[r0 + i] * T + t;
+          bi.i64()[i * Tb + t] = ids.i64()[src];
+          bm.i64()[i * Tb + t] = mask.i64()[src];
+          bt.i64()[i * Tb + t] = tti.i64()[src];
+        }
+      ModelOutputs o = model->forward(bi, bm, bt);
+      for (int64_t i = 0; i < nb; ++i) {
+        const int64_t b = order[r0 + i];
+        std::memcpy(lhs.f32() + b * T * C, o.last_hidden_state.f32() + i * Tb * C, len[b] * C * sizeof(float));
+        if (pooled.defined()) std::memcpy(pooled.f32() + b * C, o.pooler_output.f32() + i * C, C * sizeof(float));
+        if (logits.defined()) std::memcpy(logits.f32() + b * L, o.logits.f32() + i * L, L * sizeof(float));
+      }
+    }
   }
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   TensorMap out;
