@@ -14,11 +14,14 @@ namespace {
 // A bare encoder checkpoint (BertModel.save_pretrained) names its tensors without the base-model prefix
 // ("embeddings.word_embeddings.weight"); HF adds `base_model_prefix` when a model with a head loads it
 // and strips it in the other direction. tern's parameters always carry the prefix.
-TensorMap with_prefix(TensorMap t, const std::string& prefix) {
-  bool bare = false;
+bool has_bare_names(const TensorMap& t) {
   for (const auto& [name, v] : t)
-    if (name.rfind("embeddings.", 0) == 0) bare = true;
-  if (!bare) return t;
+    if (name.rfind("embeddings.", 0) == 0) return true;
+  return false;
+}
+
+TensorMap with_prefix(TensorMap t, const std::string& prefix) {
+  if (!has_bare_names(t)) return t;
   TensorMap out;
   for (auto& [name, v] : t) {
     const bool base = name.rfind("embeddings.", 0) == 0 || name.rfind("encoder.", 0) == 0 ||
@@ -31,7 +34,7 @@ TensorMap with_prefix(TensorMap t, const std::string& prefix) {
 }  // namespace
 
 Model::Model(const ModelConfig& cfg, TensorMap tensors, const std::string& source, const ModelOptions& opt)
-    : cfg_(cfg), ps_(with_prefix(std::move(tensors), cfg.prefix), source, opt.bind) {
+    : cfg_(cfg), bare_names_(has_bare_names(tensors)), ps_(with_prefix(std::move(tensors), cfg.prefix), source, opt.bind) {
   if (opt.force_head) cfg_.head = HeadKind::SequenceClassification;
   const ModelConfig& c = cfg_;
   const std::string& p = c.prefix;
@@ -93,6 +96,12 @@ Model::Model(const ModelConfig& cfg, TensorMap tensors, const std::string& sourc
 std::unique_ptr<Model> Model::from_bundle(ModelBundle& bundle, const std::string& source, const ModelOptions& opt) {
   ModelConfig cfg = parse_config(bundle.config_json, source + " (config)");
   return std::make_unique<Model>(cfg, std::move(bundle.tensors), source, opt);
+}
+
+std::string Model::checkpoint_name(const std::string& n) const {
+  const std::string pre = cfg_.prefix + ".";
+  if (bare_names_ && n.rfind(pre, 0) == 0) return n.substr(pre.size());
+  return n;
 }
 
 double Model::flops(int64_t B, int64_t T) const {

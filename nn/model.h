@@ -84,6 +84,9 @@ class Model {
   ParamStore& params() { return ps_; }
   bool has_pooler() const { return pooler_.w != nullptr; }
   bool has_head() const { return cfg_.head == HeadKind::SequenceClassification; }
+  // The name a parameter has in the checkpoint the model was built from: a bare encoder checkpoint
+  // (BertModel.save_pretrained) has no "bert." prefix; tern's parameters always carry it.
+  std::string checkpoint_name(const std::string& param_name) const;
   // Tensors of the checkpoint that were skipped (an unused MLM head) and parameters that were initialised.
   const std::vector<std::string>& skipped() const { return ps_.skipped(); }
   const std::vector<std::string>& initialised() const { return ps_.initialised(); }
@@ -96,6 +99,7 @@ class Model {
              bool normalise = true);
 
   ModelConfig cfg_;
+  bool bare_names_ = false;  // the checkpoint named the encoder's tensors without cfg_.prefix
   ParamStore ps_;
   Param* word_ = nullptr;
   Param* pos_ = nullptr;
