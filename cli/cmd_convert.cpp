@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/watchdog.h"
 #include "nn/model.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
@@ -58,7 +59,12 @@ int cmd_convert(int argc, char** argv) {
   const std::string from = a.require("from"), out = a.require("out");
   ImportOptions io;
   io.allow_nonfinite = a.has("allow-nonfinite");
-  ModelBundle b = import_hf(from, io);
+  ModelBundle b;
+  {
+    // A tf_model.h5 goes through libhdf5, which can hang on a damaged file: bound the time.
+    Watchdog wd(8, from);
+    b = import_hf(from, io);
+  }
   if (auto t = a.get("tokenizer")) add_tokenizer_dir(b, *t);
 
   // Validate names and shapes against the architecture (the model consumes a shallow copy of the map).

@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/watchdog.h"
 #include "nn/model.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
@@ -89,8 +90,13 @@ TensorMap read_token_jsonl(const std::string& path, int64_t pad_id) {
       TERN_CHECK(v.is_number_integer(), path << ":" << lineno << ": ids must be integers");
       row.push_back(v.get<int64_t>());
     }
-    if (j.contains("type_ids"))
-      for (const auto& v : j["type_ids"]) trow.push_back(v.get<int64_t>());
+    if (j.contains("type_ids")) {
+      TERN_CHECK(j["type_ids"].is_array(), path << ":" << lineno << ": type_ids must be an array");
+      for (const auto& v : j["type_ids"]) {
+        TERN_CHECK(v.is_number_integer(), path << ":" << lineno << ": type_ids must be integers");
+        trow.push_back(v.get<int64_t>());
+      }
+    }
     TERN_CHECK(!row.empty(), path << ":" << lineno << ": empty ids");
     TERN_CHECK(trow.empty() || trow.size() == row.size(), path << ":" << lineno << ": type_ids length differs from ids");
     ids.push_back(std::move(row));
@@ -137,7 +143,13 @@ int cmd_forward(int argc, char** argv) {
                  model->skipped().size(), model->skipped()[0].c_str());
 
   const bool jsonl = in_path.size() > 6 && in_path.compare(in_path.size() - 6, 6, ".jsonl") == 0;
-  TensorMap in = jsonl ? read_token_jsonl(in_path, model->config().pad_token_id) : read_token_arrays(in_path);
+  TensorMap in;
+  if (jsonl) {
+    in = read_token_jsonl(in_path, model->config().pad_token_id);
+  } else {
+    Watchdog wd(8, in_path);  // a foreign HDF5 file: bound libhdf5's time on it
+    in = read_token_arrays(in_path);
+  }
   const Tensor& ids = in.at("input_ids");
   const int64_t B = ids.size(0), T = ids.size(1), C = model->config().hidden;
   Tensor mask = in.count("attention_mask") ? in.at("attention_mask") : Tensor();

@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -35,7 +38,8 @@ const char* kHelp =
     "keeps\n"
     "it as a token). Invalid UTF-8 is replaced by U+FFFD per ill-formed sequence (as Python's\n"
     "errors=\"replace\"); the count of such lines is reported on stderr. Input is processed in chunks, so\n"
-    "archives of any size stream through.\n"
+    "archives of any size stream through. On a write error (disk full) tern exits with 1 and the output\n"
+    "file keeps only complete lines: those of the first texts.\n"
     "\n"
     "options:\n"
     "  --model FILE         tern model (.h5) whose stored tokenizer files to use\n"
@@ -73,6 +77,71 @@ void open_file(File& fl, const std::string& path, bool write) {
              path << ": cannot open for " << (write ? "writing" : "reading") << ": " << std::strerror(errno));
   fl.owned = true;
 }
+
+// The JSONL output, written with write(2) so that what reached the file is known exactly. On a write error
+// (disk full, file size limit) the file is cut back to its last complete line: a reader never sees half a
+// JSON line, and the lines kept are exactly the first `lines` texts.
+struct Output {
+  int fd = -1;
+  bool owned = false, regular = false;
+  std::string name;
+  off_t base = 0;       // offset where our output starts (stdout may be appended to)
+  off_t committed = 0;  // bytes of complete lines written after base
+  size_t lines = 0;     // complete lines written
+  ~Output() {
+    if (owned && fd >= 0) ::close(fd);
+  }
+  void open(const std::string& path) {
+    name = path == "-" ? "<stdout>" : path;
+    if (path == "-") {
+      fd = STDOUT_FILENO;
+    } else {
+      fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      TERN_CHECK(fd >= 0, path << ": cannot open for writing: " << std::strerror(errno));
+      owned = true;
+    }
+    struct stat st;
+    regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular) {
+      base = ::lseek(fd, 0, SEEK_CUR);
+      if (base < 0) base = 0;
+    }
+  }
+  // `buf` holds complete lines only.
+  void write_lines(const std::string& buf) {
+    size_t done = 0;
+    while (done < buf.size()) {
+      const ssize_t n = ::write(fd, buf.data() + done, buf.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail(n < 0 ? errno : EIO, buf, done);
+      done += static_cast<size_t>(n);
+    }
+    for (char c : buf) lines += c == '\n';
+    committed += static_cast<off_t>(buf.size());
+  }
+  void close_file() {
+    if (!owned) return;
+    const int rc = ::close(fd);
+    fd = -1;
+    TERN_CHECK(rc == 0, name << ": write error on close: " << std::strerror(errno));
+  }
+  [[noreturn]] void fail(int err, const std::string& buf, size_t done) {
+    // Keep the complete lines of the part of `buf` that was written, cut the rest.
+    size_t keep = 0;
+    for (size_t i = 0; i < done; ++i)
+      if (buf[i] == '\n') keep = i + 1, ++lines;
+    std::string what;
+    if (regular) {
+      if (::ftruncate(fd, base + committed + static_cast<off_t>(keep)) == 0)
+        what = "; kept the first " + std::to_string(lines) + " lines, each complete";
+      else
+        what = std::string("; could not cut the partial last line: ") + std::strerror(errno);
+    } else {
+      what = "; the first " + std::to_string(lines) + " lines were written complete";
+    }
+    TERN_FAIL(name << ": write error: " << std::strerror(err) << what);
+  }
+};
 
 // Reads one line without its "\n" (embedded NUL bytes kept); false at end of file.
 bool read_line(File& fl, std::string& line) {
@@ -173,10 +242,11 @@ int cmd_tokenize(int argc, char** argv) {
   const bool offsets = a.has("offsets");
   const bool pairs = a.has("pair-input");
 
-  File in, in2, out;
+  File in, in2;
+  Output out;
   open_file(in, in_path, false);
   if (pairs) open_file(in2, a.require("pair-input"), false);
-  open_file(out, out_path, true);
+  out.open(out_path);
 
   std::vector<std::string> texts;
   std::vector<std::pair<std::string, std::string>> pair_texts;
@@ -220,10 +290,9 @@ int cmd_tokenize(int argc, char** argv) {
     }
     buf.clear();
     for (const auto& e : enc) write_json(buf, e, offsets, pairs);
-    TERN_CHECK(std::fwrite(buf.data(), 1, buf.size(), out.f) == buf.size(),
-               out.name << ": write error: " << std::strerror(errno));
+    out.write_lines(buf);
   }
-  TERN_CHECK(std::fflush(out.f) == 0, out.name << ": write error: " << std::strerror(errno));
+  out.close_file();
   if (invalid)
     std::fprintf(stderr, "tern tokenize: %zu of %zu lines held invalid UTF-8 (replaced by U+FFFD)\n", invalid,
                  lineno);

@@ -6,5 +6,8 @@ namespace tern::cli {
 int cmd_convert(int argc, char** argv);
 int cmd_forward(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+int cmd_train(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_grad(int argc, char** argv);
 
 }  // namespace tern::cli

@@ -3,6 +3,7 @@
 #include "weights/seal.h"
 
 #include <bit>
+#include <cstdlib>
 #include <cmath>
 #include <optional>
 
@@ -136,7 +137,18 @@ namespace {
 ModelBundle load_impl(const std::string& path, const LoadOptions& opt) {
   // A file tern wrote carries a sealed header: size and checksum are checked before HDF5 reads it.
   // An HDF5 file without one (written by another tool, see docs/model-format.md) is read as it is.
-  seal::verify(path);
+  if (seal::verify(path) == seal::State::NoSeal) {
+    const char* env = std::getenv("TERN_ALLOW_UNSEALED");
+    if (!opt.allow_unsealed && !(env && std::string(env) == "1")) {
+      const bool hdf5 = H5Fis_hdf5(path.c_str()) > 0;
+      H5Eclear2(H5E_DEFAULT);
+      if (!hdf5) TERN_FAIL(path << ": is not a tern model (not an HDF5 file, no tern model header)");
+      TERN_FAIL(path << ": is an HDF5 file but not a tern model (it has no tern model header: not written by tern "
+                        "convert / tern train, or its first bytes are damaged). A Hugging Face tf_model.h5 is "
+                        "imported with `tern convert`; a plain array file of token ids goes to --input. A model "
+                        "written with h5py loads with TERN_ALLOW_UNSEALED=1 (docs/model-format.md)");
+    }
+  }
   h5::Handle f = h5::open_file(path);
   uint64_t fsize = h5::file_size(path);
   auto format = h5::read_string_attr_opt(f, "format", path);

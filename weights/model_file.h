@@ -26,6 +26,9 @@ struct LoadOptions {
   bool to_f32 = true;            // convert float16/bfloat16 storage to float32 on load
   bool map_file = true;          // float32 contiguous datasets become views over a read-only mmap
   bool read_tensors = true;      // false: config, tokenizer and metadata only
+  // An HDF5 file without tern's sealed header (written by another tool) is refused: libhdf5 is not robust
+  // to damaged files (it can hang or allocate terabytes). Allow it here or with TERN_ALLOW_UNSEALED=1.
+  bool allow_unsealed = false;
 };
 
 // Writes `m` to `path` (atomically: a temporary file renamed into place). Tensors are stored in their

