@@ -158,9 +158,10 @@ int64_t class_id(const std::string& raw, const LabelSpec& spec, int64_t L) {
   const std::string s = trim(raw);
   double d;
   if (parse_double(s, &d) && d == std::floor(d)) {
-    const int64_t id = static_cast<int64_t>(d);
-    if (id < 0 || id >= L) TERN_FAIL("label " << s << " is not a class id in [0, " << L << ")");
-    return id;
+    // Range check in double first: casting a value outside int64's range is undefined.
+    if (d < 0 || d >= static_cast<double>(L))
+      TERN_FAIL("label " << s << " is not a class id in [0, " << L << ")");
+    return static_cast<int64_t>(d);
   }
   for (size_t k = 0; k < spec.names.size(); ++k)
     if (spec.names[k] == s) return static_cast<int64_t>(k);

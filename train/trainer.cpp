@@ -255,6 +255,8 @@ int run_training(const TrainConfig& c) {
   // Labels.
   std::vector<std::string> names = c.labels;
   if (names.size() == 1 && is_uint(names[0]) && c.task != Task::Regression) {
+    TERN_CHECK(names[0].size() <= 7 && std::stoll(names[0]) >= 1 && std::stoll(names[0]) <= 1000000,
+               "--labels " << names[0] << ": a class count must be in [1, 1000000]");
     const int64_t n = std::stoll(names[0]);
     names.clear();
     for (int64_t i = 0; i < n; ++i) names.push_back("LABEL_" + std::to_string(i));
@@ -402,7 +404,7 @@ int run_training(const TrainConfig& c) {
   {
     char* end = nullptr;
     const double w = std::strtod(c.warmup.c_str(), &end);
-    TERN_CHECK(end && *end == 0 && !c.warmup.empty() && w >= 0,
+    TERN_CHECK(end && *end == 0 && !c.warmup.empty() && w >= 0 && w <= 1e15,
                "--warmup: '" << c.warmup << "' is not a fraction or step count");
     const bool fraction = c.warmup.find('.') != std::string::npos || w < 1;
     // HF TrainingArguments: warmup_steps, else ceil(total * warmup_ratio).

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tensor/check.h"
+#include "tests/util/test_util.h"
 #include "train/dataset.h"
 
 using namespace tern;
@@ -18,47 +19,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class Scratch {
+// A scratch directory whose write() gzips names ending in .gz.
+class Scratch : public tern::test::ScratchDir {
  public:
-  Scratch() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("tern_train_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string p = (dir_ / name).string();
+    const std::string p = file(name);
     if (name.size() > 3 && name.substr(name.size() - 3) == ".gz") {
       gzFile f = gzopen(p.c_str(), "wb");
       gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
       gzclose(f);
     } else {
-      std::ofstream(p, std::ios::binary) << bytes;
+      tern::test::write_bytes(p, bytes);
     }
     return p;
   }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  fs::path dir_;
 };
+
+using tern::test::error_of;
 
 LabelSpec single3() {
   return LabelSpec{Task::Single, {"negative", "neutral", "positive"}, 3};
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -126,6 +106,17 @@ TEST(Csv, BadRowsNameFileAndLine) {
   });
   EXPECT_NE(e3.find("no column 'tweet'"), std::string::npos) << e3;
   EXPECT_NE(e3.find("text, label"), std::string::npos) << e3;
+}
+
+TEST(Csv, OutOfRangeNumericLabels) {
+  // Found by fuzz_archives: a class id far outside int64 (7.8e40) was cast before its range check (UB).
+  Scratch s;
+  for (const std::string lab : {"7.77778e+40", "-1", "3", "-9.3e18", "1e300"}) {
+    const std::string p = s.write("r.csv", "text,label\nok,0\nbad," + lab + "\n");
+    const std::string e = error_of([&] { read_dataset(p, single3()); });
+    EXPECT_NE(e.find(p + ":3:"), std::string::npos) << lab << ": " << e;
+    EXPECT_NE(e.find("not a class id in [0, 3)"), std::string::npos) << lab << ": " << e;
+  }
 }
 
 TEST(Csv, GzipAndFieldsAndMultiTarget) {
