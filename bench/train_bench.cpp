@@ -100,20 +100,37 @@ void run(const std::string& name, Model& m, int runs, std::vector<Result>& out) 
     Inputs in = make_inputs(B, T, m.config().vocab_size, 11);
     std::vector<float> y(B);
     for (int64_t i = 0; i < B; ++i) y[i] = static_cast<float>(i % 3);
+    // Phases: zero_grad, forward_train (+ loss), backward, clip, AdamW.
+    std::vector<float> d(static_cast<size_t>(B * m.config().num_labels));
+    double ph[5];
     auto step = [&]() {
+      double t = now_ms();
       m.zero_grad();
+      ph[0] = now_ms() - t, t = now_ms();
       ++drop.step;
-      loss_and_backward(m, in, y, lo, drop);
+      ModelOutputs o = m.forward_train(in.input_ids, in.attention_mask, in.token_type_ids, drop);
+      loss_forward_backward(lo, o.logits.f32(), y.data(), B, m.config().num_labels, d.data());
+      ph[1] = now_ms() - t, t = now_ms();
+      m.backward(d.data(), nullptr);
+      ph[2] = now_ms() - t, t = now_ms();
       clip_grad_norm(arena, 1.0);
+      ph[3] = now_ms() - t, t = now_ms();
       adam.step(arena, 1e-5);
+      ph[4] = now_ms() - t;
     };
     for (int w = 0; w < 2; ++w) step();
     std::vector<double> ts;
+    std::vector<std::vector<double>> phases(5);
     for (int r = 0; r < runs; ++r) {
       const double t0 = now_ms();
       step();
       ts.push_back(now_ms() - t0);
+      for (int k = 0; k < 5; ++k) phases[k].push_back(ph[k]);
     }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
     std::sort(ts.begin(), ts.end());
     const double med = ts[ts.size() / 2];
     // Training step ~ 3x the forward's FLOPs (forward + two GEMMs per GEMM in backward).
@@ -121,6 +138,9 @@ void run(const std::string& name, Model& m, int runs, std::vector<Result>& out) 
                 name.c_str(), static_cast<long long>(B), static_cast<long long>(T), med,
                 3 * m.flops(B, T) / med / 1e6, B * 1000.0 / med, ts.size());
     std::fflush(stdout);
+    std::printf(
+        "      phases (median ms): zero_grad %.1f  forward+loss %.1f  backward %.1f  clip %.1f  AdamW %.1f\n",
+        median(phases[0]), median(phases[1]), median(phases[2]), median(phases[3]), median(phases[4]));
     out.push_back({name, B, T, med});
   }
 }

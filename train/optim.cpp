@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <omp.h>
+
 #include "tensor/check.h"
 
 namespace tern::train {
@@ -29,6 +31,7 @@ AdamW::AdamW(const ParamArena& arena, const AdamWOptions& opt, const std::vector
     } else {
       segments_.push_back({s.offset, s.size, decay});
     }
+    trainable_ += s.size;
   }
 }
 
@@ -49,19 +52,32 @@ void AdamW::step(ParamArena& arena, double lr) {
   const float* g = arena.grads;
   float* m = m_.data();
   float* v = v_.data();
-  for (const Segment& s : segments_) {
-    const int64_t e = s.offset + s.size;
-    if (s.decay) {
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = s.offset; i < e; ++i) p[i] *= decay_mul;
-    }
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = s.offset; i < e; ++i) {
-      // torch.lerp for weight < 0.5: self + weight * (end - self)
-      m[i] = m[i] + w1 * (g[i] - m[i]);
-      v[i] = v[i] * fb2 + w2 * g[i] * g[i];
-      const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      p[i] = p[i] + neg_step_size * m[i] / denom;
+  // One parallel region over the concatenated trainable segments, split evenly between the threads (a
+  // fork/join per parameter costs more than the arithmetic on a busy machine). Each element's arithmetic
+  // is independent, so the result does not depend on the split.
+  const Segment* segs = segments_.data();
+  const int64_t nseg = static_cast<int64_t>(segments_.size());
+  const int64_t total = trainable_;
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t lo = total * t / nt, hi = total * (t + 1) / nt;
+    int64_t base = 0;  // position of segment k in the concatenation
+    for (int64_t k = 0; k < nseg && base < hi; base += segs[k].size, ++k) {
+      const int64_t a = std::max(lo, base), b = std::min(hi, base + segs[k].size);
+      if (a >= b) continue;
+      const int64_t e = segs[k].offset + (b - base);
+      const float dm = segs[k].decay ? decay_mul : 1.f;
+#pragma omp simd
+      for (int64_t i = segs[k].offset + (a - base); i < e; ++i) {
+        const float pi = p[i] * dm;                  // decoupled decay (exact no-op when dm = 1)
+        const float mi = m[i] + w1 * (g[i] - m[i]);  // torch.lerp, weight < 0.5: self + w * (end - self)
+        const float vi = v[i] * fb2 + w2 * g[i] * g[i];
+        const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi + neg_step_size * mi / denom;
+      }
     }
   }
 }
@@ -74,24 +90,46 @@ double LinearSchedule::lr_at(int64_t step) const {
 }
 
 double clip_grad_norm(ParamArena& arena, double max_norm) {
-  // Per-tensor norms in float32 as torch reports them, then the norm of those norms.
+  // Per-tensor squared norms (double accumulation; torch reports each tensor's norm in float32), then the
+  // norm of the float32 per-tensor norms. One parallel region: the arena is split evenly between the
+  // threads, each keeps partial sums per tensor, combined in a fixed order (deterministic per thread count).
+  const int64_t ns = static_cast<int64_t>(arena.slices.size()), n = arena.size;
+  const ParamSlice* sl = arena.slices.data();
+  const float* g = arena.grads;
+  std::vector<double> partial;
+  int nthreads = 1;
+#pragma omp parallel
+  {
+#pragma omp single
+    {
+      nthreads = omp_get_num_threads();
+      partial.assign(static_cast<size_t>(nthreads * ns), 0.0);
+    }
+    const int64_t t = omp_get_thread_num();
+    const int64_t lo = n * t / nthreads, hi = n * (t + 1) / nthreads;
+    double* mine = partial.data() + t * ns;
+    for (int64_t k = 0; k < ns; ++k) {
+      const int64_t a = std::max(lo, sl[k].offset), b = std::min(hi, sl[k].offset + sl[k].size);
+      double sq = 0;
+#pragma omp simd reduction(+ : sq)
+      for (int64_t i = a; i < b; ++i) sq += static_cast<double>(g[i]) * g[i];
+      mine[k] = sq;
+    }
+  }
   double total_sq = 0;
-  for (const ParamSlice& s : arena.slices) {
-    const float* g = arena.grads + s.offset;
+  for (int64_t k = 0; k < ns; ++k) {
     double sq = 0;
-#pragma omp parallel for reduction(+ : sq) schedule(static) if (s.size > 65536)
-    for (int64_t i = 0; i < s.size; ++i) sq += static_cast<double>(g[i]) * g[i];
-    const float n = static_cast<float>(std::sqrt(sq));
-    total_sq += static_cast<double>(n) * n;
+    for (int t = 0; t < nthreads; ++t) sq += partial[t * ns + k];
+    const float nk = static_cast<float>(std::sqrt(sq));
+    total_sq += static_cast<double>(nk) * nk;
   }
   const float total = static_cast<float>(std::sqrt(total_sq));
   if (max_norm > 0) {
     const float coef = static_cast<float>(max_norm) / (total + 1e-6f);
     if (coef < 1.f) {
-      float* g = arena.grads;
-      const int64_t n = arena.size;
+      float* gw = arena.grads;
 #pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; ++i) g[i] *= coef;
+      for (int64_t i = 0; i < n; ++i) gw[i] *= coef;
     }
   }
   return total;

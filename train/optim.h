@@ -45,7 +45,8 @@ class AdamW {
   std::vector<Segment> segments_;  // trainable ranges of the arena, neighbours with equal flags merged
   std::vector<float> m_, v_;
   int64_t step_ = 0;
-  int64_t size_ = 0;
+  int64_t size_ = 0;       // arena floats
+  int64_t trainable_ = 0;  // floats in segments_
 };
 
 // Hugging Face get_linear_schedule_with_warmup (a LambdaLR factor on the base lr):
