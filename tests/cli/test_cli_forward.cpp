@@ -3,14 +3,15 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
-#include <chrono>
 
+#include "tests/util/test_util.h"
 #include "weights/h5_arrays.h"
 
 using namespace tern;
@@ -18,21 +19,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;  // stdout + stderr
-};
+using Result = tern::test::RunResult;
 
 Result run(const std::string& args) {
-  const std::string cmd = std::string(TERN_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
+  return tern::test::run_tern(args, "", 0);
 }
 
 std::string tmp(const std::string& name) {
@@ -57,15 +47,18 @@ void convert_and_compare(const std::string& fixture, const std::string& from) {
   const std::string model = tmp(fs::path(fixture).filename().string() + ".h5"), out = tmp("out.h5");
   Result c = run("convert --from " + from + " --out " + model);
   ASSERT_EQ(c.code, 0) << c.out;
-  Result f = run("forward --model " + model + " --input " + fixture + "/reference.h5 --output " + out + " --threads 2");
+  Result f = run("forward --model " + model + " --input " + fixture + "/reference.h5 --output " + out +
+                 " --threads 2");
   ASSERT_EQ(f.code, 0) << f.out;
   const std::string ref = fixture + "/reference.h5";
-  TensorMap want =
-      read_h5_arrays(ref, std::vector<std::string>{"last_hidden_state", "pooler_output", "logits"}, "outputs", false);
-  TensorMap got = read_h5_arrays(out, std::vector<std::string>{"last_hidden_state", "pooler_output", "logits"}, "", false);
+  TensorMap want = read_h5_arrays(
+      ref, std::vector<std::string>{"last_hidden_state", "pooler_output", "logits"}, "outputs", false);
+  TensorMap got = read_h5_arrays(
+      out, std::vector<std::string>{"last_hidden_state", "pooler_output", "logits"}, "", false);
   TensorMap in = read_h5_arrays(ref, std::vector<std::string>{"attention_mask"}, "inputs");
   ASSERT_EQ(want.size(), got.size()) << from;
-  EXPECT_LT(masked_max_diff(got.at("last_hidden_state"), want.at("last_hidden_state"), &in["attention_mask"]), 1e-4f);
+  EXPECT_LT(masked_max_diff(got.at("last_hidden_state"), want.at("last_hidden_state"), &in["attention_mask"]),
+            1e-4f);
   for (const char* k : {"pooler_output", "logits"})
     if (want.count(k)) EXPECT_LT(masked_max_diff(got.at(k), want.at(k), nullptr), 1e-4f) << from << " " << k;
 }
@@ -87,7 +80,8 @@ TEST(Cli, ConvertAndForwardEveryTinyFixture) {
 TEST(Cli, RealVocabFromShared) {
   const std::string root = "../shared/fixtures/real-vocab";
   if (!fs::exists(root)) GTEST_SKIP() << root << " not found: ../shared is absent";
-  for (const auto& e : fs::directory_iterator(root)) convert_and_compare(e.path().string(), e.path().string());
+  for (const auto& e : fs::directory_iterator(root))
+    convert_and_compare(e.path().string(), e.path().string());
 }
 
 TEST(Cli, HelpAndUsageErrors) {
@@ -112,8 +106,8 @@ TEST(Cli, BadInputsFailCleanlyNamingTheFile) {
   // Not an HDF5 file.
   const std::string junk = tmp("junk.h5");
   std::ofstream(junk) << "this is not hdf5";
-  Result r = run("forward --model " + junk + " --input tests/data/tiny/bert_seqcls_single3/reference.h5 --output " +
-              tmp("o.h5"));
+  Result r = run("forward --model " + junk +
+                 " --input tests/data/tiny/bert_seqcls_single3/reference.h5 --output " + tmp("o.h5"));
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(junk), std::string::npos) << r.out;
   // Input without input_ids.
@@ -123,7 +117,8 @@ TEST(Cli, BadInputsFailCleanlyNamingTheFile) {
   // Token id out of range.
   const std::string bad = tmp("bad_ids.h5");
   int64_t ids[4] = {2, 5000, 3, 0}, mask[4] = {1, 1, 1, 0};
-  write_h5_arrays(bad, {{"input_ids", Tensor::from_data(ids, {1, 4})}, {"attention_mask", Tensor::from_data(mask, {1, 4})}});
+  write_h5_arrays(bad, {{"input_ids", Tensor::from_data(ids, {1, 4})},
+                        {"attention_mask", Tensor::from_data(mask, {1, 4})}});
   Result t = run("forward --model " + model + " --input " + bad + " --output " + tmp("o.h5"));
   EXPECT_EQ(t.code, 1);
   EXPECT_NE(t.out.find("token id 5000"), std::string::npos) << t.out;
@@ -153,7 +148,8 @@ TEST(Cli, ConvertAndForwardAreDeterministic) {
   EXPECT_TRUE(slurp(model) == slurp(model2)) << "tern convert wrote different bytes for the same checkpoint";
   for (int threads : {1, 2}) {
     const std::string a = tmp("a.h5"), b = tmp("b.h5");
-    const std::string in = " --input tests/data/tiny/roberta_seqcls3/reference.h5 --threads " + std::to_string(threads);
+    const std::string in =
+        " --input tests/data/tiny/roberta_seqcls3/reference.h5 --threads " + std::to_string(threads);
     ASSERT_EQ(run("forward --model " + model + in + " --output " + a).code, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     ASSERT_EQ(run("forward --model " + model + in + " --output " + b).code, 0);
@@ -167,10 +163,11 @@ TEST(Cli, DiskFullWhileWritingOutput) {
   const std::string model = tmp("full.h5"), out = tmp("full_out.h5");
   ASSERT_EQ(run("convert --from tests/data/tiny/bert_seqcls_single3 --out " + model).code, 0);
   fs::remove(out);
-  // ulimit -f caps files at 16 KiB (the output is 37 KiB); SIGXFSZ ignored so the write fails with EFBIG instead of killing tern.
-  const std::string cmd = "bash -c 'trap \"\" XFSZ; ulimit -f 16; " + std::string(TERN_BIN) + " forward --model " +
-                          model + " --input tests/data/tiny/bert_seqcls_single3/reference.h5 --output " + out +
-                          "' 2>&1";
+  // ulimit -f caps files at 16 KiB (the output is 37 KiB); SIGXFSZ ignored so the write fails with EFBIG
+  // instead of killing tern.
+  const std::string cmd =
+      "bash -c 'trap \"\" XFSZ; ulimit -f 16; " + std::string(TERN_BIN) + " forward --model " + model +
+      " --input tests/data/tiny/bert_seqcls_single3/reference.h5 --output " + out + "' 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string text;
   char buf[4096];

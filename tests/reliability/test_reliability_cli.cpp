@@ -6,19 +6,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-#include <chrono>
-#include <cstdlib>
 #include <vector>
 
 #include <zlib.h>
 
+#include "tests/util/test_util.h"
 #include "weights/h5_arrays.h"
 
 using namespace tern;
@@ -26,52 +27,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;  // stdout + stderr
-};
+using Result = tern::test::RunResult;
+using tern::test::read_bytes;
+using tern::test::write_bytes;
 
-// `prefix` runs before tern inside bash (ulimit, trap); tern itself runs under `timeout 10`.
+// tern under `timeout 10`; `prefix` runs before it inside bash (ulimit, trap).
 Result sh(const std::string& args, const std::string& prefix = "") {
-  const std::string cmd =
-      "bash -c '" + prefix + " exec timeout -k 2 10 " + std::string(TERN_BIN) + " " + args + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Result r{-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-  return r;
+  return tern::test::run_tern(args, prefix, 10);
 }
 
-class Scratch {
- public:
-  Scratch() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("tern_rel_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& n) const { return (dir_ / n).string(); }
-
- private:
-  fs::path dir_;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void spit(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
+using Scratch = tern::test::ScratchDir;
 
 std::string garbage(size_t n, unsigned seed = 1) {
   std::mt19937 g(seed);
@@ -137,8 +102,8 @@ std::string gunzip(const std::string& path) {
 std::string roberta_dir(const Scratch& s) {
   const std::string d = s.path("roberta-base"), src = "tests/data/tokenizer/roberta-base/";
   fs::create_directories(d);
-  spit(d + "/vocab.json", gunzip(src + "vocab.json.gz"));
-  spit(d + "/merges.txt", gunzip(src + "merges.txt.gz"));
+  write_bytes(d + "/vocab.json", gunzip(src + "vocab.json.gz"));
+  write_bytes(d + "/merges.txt", gunzip(src + "merges.txt.gz"));
   fs::copy_file(src + "special_tokens_map.json", d + "/special_tokens_map.json");
   return d;
 }
@@ -150,7 +115,7 @@ std::string roberta_dir(const Scratch& s) {
 TEST(BadModelFile, EmptyGarbageTruncatedAndForeign) {
   Scratch s;
   const std::string model = converted(s);
-  const std::string bytes = slurp(model);
+  const std::string bytes = read_bytes(model);
   struct Case {
     std::string name, data;
     std::vector<std::string> says;
@@ -176,7 +141,7 @@ TEST(BadModelFile, EmptyGarbageTruncatedAndForeign) {
   };
   for (const auto& c : cases) {
     const std::string p = s.path(c.name);
-    spit(p, c.data);
+    write_bytes(p, c.data);
     std::vector<std::string> says = c.says;
     says.push_back(p);
     expect_clean_error(sh(forward_with(s, p)), says, c.name);
@@ -186,8 +151,7 @@ TEST(BadModelFile, EmptyGarbageTruncatedAndForeign) {
 
 TEST(BadModelFile, HDF5FilesThatAreNotTernModels) {
   Scratch s;
-  expect_clean_error(sh(forward_with(s, kInput)), {kInput, "not a tern model", "--input"},
-                     "reference.h5");
+  expect_clean_error(sh(forward_with(s, kInput)), {kInput, "not a tern model", "--input"}, "reference.h5");
   const std::string tf = kFixture + "/tf_model.h5";
   expect_clean_error(sh(forward_with(s, tf)), {tf, "not a tern model", "tern convert"}, "tf_model.h5");
 }
@@ -195,12 +159,12 @@ TEST(BadModelFile, HDF5FilesThatAreNotTernModels) {
 TEST(BadModelFile, NonFiniteWeightsNameTheTensor) {
   Scratch s;
   const std::string d = hf_copy(s, "nan");
-  std::string st = slurp(d + "/model.safetensors");
+  std::string st = read_bytes(d + "/model.safetensors");
   const std::string t = "bert.encoder.layer.1.attention.output.dense.weight";
   const size_t off = safetensors_offset(st, t) + 4 * 7;
   const uint32_t nan = 0x7fc00000u;
   std::memcpy(st.data() + off, &nan, 4);
-  spit(d + "/model.safetensors", st);
+  write_bytes(d + "/model.safetensors", st);
   // tern convert refuses it, naming the tensor; nothing is written.
   const std::string m = s.path("nan.h5");
   expect_clean_error(sh("convert --from " + d + " --out " + m), {t, "NaN"}, "convert NaN");
@@ -213,7 +177,7 @@ TEST(BadModelFile, NonFiniteWeightsNameTheTensor) {
   // Inf the same.
   const uint32_t inf = 0x7f800000u;
   std::memcpy(st.data() + off, &inf, 4);
-  spit(d + "/model.safetensors", st);
+  write_bytes(d + "/model.safetensors", st);
   expect_clean_error(sh("convert --from " + d + " --out " + m + "2"), {t, "Inf"}, "convert Inf");
 }
 
@@ -221,7 +185,7 @@ TEST(BadModelFile, NonFiniteWeightsNameTheTensor) {
 
 TEST(BadSafetensors, EmptyGarbageTruncatedAndLyingHeaders) {
   Scratch s;
-  const std::string good = slurp(kFixture + "/model.safetensors");
+  const std::string good = read_bytes(kFixture + "/model.safetensors");
   uint64_t hl = 0;
   std::memcpy(&hl, good.data(), 8);
   auto with_len = [&](uint64_t n) {
@@ -245,7 +209,7 @@ TEST(BadSafetensors, EmptyGarbageTruncatedAndLyingHeaders) {
     const std::string d = s.path(name);
     fs::create_directories(d);
     fs::copy_file(kFixture + "/config.json", d + "/config.json");
-    spit(d + "/model.safetensors", data);
+    write_bytes(d + "/model.safetensors", data);
     const std::string out = s.path(name + ".h5");
     expect_clean_error(sh("convert --from " + d + "/model.safetensors --out " + out),
                        {d + "/model.safetensors"}, name);
@@ -257,12 +221,12 @@ TEST(BadSafetensors, EmptyGarbageTruncatedAndLyingHeaders) {
 
 TEST(BadTfH5, EmptyGarbageTruncatedAndNotKeras) {
   Scratch s;
-  const std::string good = slurp(kFixture + "/tf_model.h5");
+  const std::string good = read_bytes(kFixture + "/tf_model.h5");
   std::vector<std::pair<std::string, std::string>> cases = {
       {"empty", ""},
       {"garbage", garbage(300000, 3)},
       {"superblock_only", good.substr(0, 96)},
-      {"not_keras", slurp(kInput)},
+      {"not_keras", read_bytes(kInput)},
   };
   // Truncated at 10 points: libhdf5 checks the end-of-file address in the superblock against the size.
   for (int k = 1; k <= 10; ++k)
@@ -271,7 +235,7 @@ TEST(BadTfH5, EmptyGarbageTruncatedAndNotKeras) {
     const std::string d = s.path(name);
     fs::create_directories(d);
     fs::copy_file(kFixture + "/config.json", d + "/config.json");
-    spit(d + "/tf_model.h5", data);
+    write_bytes(d + "/tf_model.h5", data);
     const std::string out = s.path(name + ".h5");
     expect_clean_error(sh("convert --from " + d + "/tf_model.h5 --out " + out), {d + "/tf_model.h5"}, name);
     EXPECT_FALSE(fs::exists(out)) << name;
@@ -282,7 +246,7 @@ TEST(BadTfH5, EmptyGarbageTruncatedAndNotKeras) {
 
 TEST(BadConfig, InvalidNegativeAbsurdAndDisagreeingWithTheWeights) {
   Scratch s;
-  const nlohmann::json good = nlohmann::json::parse(slurp(kFixture + "/config.json"));
+  const nlohmann::json good = nlohmann::json::parse(read_bytes(kFixture + "/config.json"));
   auto patched = [&](const std::string& key, nlohmann::json v) {
     nlohmann::json j = good;
     j[key] = v;
@@ -311,7 +275,7 @@ TEST(BadConfig, InvalidNegativeAbsurdAndDisagreeingWithTheWeights) {
   };
   for (const auto& c : cases) {
     const std::string d = hf_copy(s, c.name);
-    spit(d + "/config.json", c.text);
+    write_bytes(d + "/config.json", c.text);
     const std::string out = s.path(c.name + ".h5");
     std::vector<std::string> says = c.says;
     says.push_back(d);
@@ -324,7 +288,7 @@ TEST(BadConfig, InvalidNegativeAbsurdAndDisagreeingWithTheWeights) {
 
 TEST(BadTokenizer, GarbageTruncatedUnknownMergesAndEmptyVocab) {
   Scratch s;
-  spit(s.path("in.txt"), "hello world\n");
+  write_bytes(s.path("in.txt"), "hello world\n");
   struct Case {
     std::string name;
     std::vector<std::pair<std::string, std::string>> files;
@@ -348,7 +312,7 @@ TEST(BadTokenizer, GarbageTruncatedUnknownMergesAndEmptyVocab) {
   for (const auto& c : cases) {
     const std::string d = s.path(c.name);
     fs::create_directories(d);
-    for (const auto& [f, text] : c.files) spit(d + "/" + f, text);
+    for (const auto& [f, text] : c.files) write_bytes(d + "/" + f, text);
     std::vector<std::string> says = c.says;
     says.push_back(d);
     const std::string out = s.path(c.name + ".jsonl");
@@ -363,22 +327,22 @@ TEST(BadTokenizer, DuplicateTokenInVocabTxtKeepsTheLastIdAsHuggingFace) {
   Scratch s;
   const std::string d = s.path("dup");
   fs::create_directories(d);
-  spit(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\nhello\n");
-  spit(s.path("in.txt"), "hello world\n");
+  write_bytes(d + "/vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\nhello\n");
+  write_bytes(s.path("in.txt"), "hello world\n");
   Result r =
       sh("tokenize --tokenizer " + d + " --input " + s.path("in.txt") + " --output " + s.path("o.jsonl"));
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(slurp(s.path("o.jsonl")), "{\"ids\":[2,7,6,3]}\n");
+  EXPECT_EQ(read_bytes(s.path("o.jsonl")), "{\"ids\":[2,7,6,3]}\n");
   // vocab.json giving two tokens one id: accepted as Hugging Face does (the mapping is token -> id).
   const std::string j = s.path("dupj");
   fs::create_directories(j);
-  spit(j + "/vocab.json",
-       "{\"<s>\": 0, \"</s>\": 1, \"<unk>\": 2, \"<pad>\": 4, \"<mask>\": 5, \"a\": 3, \"b\": 3}");
-  spit(j + "/merges.txt", "#version: 0.2\n");
-  spit(s.path("ab.txt"), "ab\n");
+  write_bytes(j + "/vocab.json",
+              "{\"<s>\": 0, \"</s>\": 1, \"<unk>\": 2, \"<pad>\": 4, \"<mask>\": 5, \"a\": 3, \"b\": 3}");
+  write_bytes(j + "/merges.txt", "#version: 0.2\n");
+  write_bytes(s.path("ab.txt"), "ab\n");
   r = sh("tokenize --tokenizer " + j + " --input " + s.path("ab.txt") + " --output " + s.path("j.jsonl"));
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(slurp(s.path("j.jsonl")), "{\"ids\":[0,3,3,1]}\n");
+  EXPECT_EQ(read_bytes(s.path("j.jsonl")), "{\"ids\":[0,3,3,1]}\n");
 }
 
 // ---- token ids for tern forward (.h5 / .jsonl) --------------------------------------------------------
@@ -414,7 +378,7 @@ TEST(BadTokenIds, JsonlAndH5InputsNameFileAndLine) {
   };
   for (const auto& c : cases) {
     const std::string p = s.path(c.name + ".jsonl");
-    spit(p, c.text);
+    write_bytes(p, c.text);
     std::vector<std::string> says = c.says;
     if (c.name != "id_out_of_range" && c.name != "negative_id" && c.name != "too_long") says.push_back(p);
     expect_clean_error(sh(forward_with(s, model, p)), says, c.name);
@@ -431,7 +395,7 @@ TEST(BadTokenIds, JsonlAndH5InputsNameFileAndLine) {
   write_h5_arrays(float_ids, {{"input_ids", Tensor::from_data(fids, {1, 4})}});
   expect_clean_error(sh(forward_with(s, model, float_ids)), {float_ids, "input_ids"}, "float_ids");
   const std::string junk = s.path("junk.h5");
-  spit(junk, garbage(10000, 8));
+  write_bytes(junk, garbage(10000, 8));
   expect_clean_error(sh(forward_with(s, model, junk)), {junk}, "junk input");
 }
 
@@ -441,7 +405,7 @@ TEST(BadTexts, InvalidUtf8NulBytesHugeLineAndEmptyInput) {
   Scratch s;
   const std::string tk = " --tokenizer " + roberta_dir(s);
   // Invalid UTF-8 and NUL bytes: tokenized (U+FFFD per ill-formed sequence), counted on stderr.
-  spit(s.path("bad.txt"), std::string("ok\n\xff\xfe bad \xc3\n") + std::string("nul\0byte\n", 9));
+  write_bytes(s.path("bad.txt"), std::string("ok\n\xff\xfe bad \xc3\n") + std::string("nul\0byte\n", 9));
   Result r = sh("tokenize" + tk + " --input " + s.path("bad.txt") + " --output " + s.path("bad.jsonl"));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("1 of 3 lines held invalid UTF-8"), std::string::npos) << r.out;
@@ -457,17 +421,17 @@ TEST(BadTexts, InvalidUtf8NulBytesHugeLineAndEmptyInput) {
   std::string big;
   big.reserve(10 << 20);
   while (big.size() < (10u << 20)) big += "tweet @user #tag https://t.co/x \xf0\x9f\x98\x80 ";
-  spit(s.path("big.txt"), big);
+  write_bytes(s.path("big.txt"), big);
   r = sh("tokenize" + tk + " --max-length 128 --input " + s.path("big.txt") + " --output " +
          s.path("big.jsonl"));
   ASSERT_EQ(r.code, 0) << r.out;
-  const nlohmann::json j = nlohmann::json::parse(slurp(s.path("big.jsonl")));
+  const nlohmann::json j = nlohmann::json::parse(read_bytes(s.path("big.jsonl")));
   EXPECT_EQ(j["ids"].size(), 128u);
   // Empty input: empty output, exit 0.
-  spit(s.path("empty.txt"), "");
+  write_bytes(s.path("empty.txt"), "");
   r = sh("tokenize" + tk + " --input " + s.path("empty.txt") + " --output " + s.path("empty.jsonl"));
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(slurp(s.path("empty.jsonl")), "");
+  EXPECT_EQ(read_bytes(s.path("empty.jsonl")), "");
   // Missing input: names it.
   expect_clean_error(
       sh("tokenize" + tk + " --input " + s.path("nope.txt") + " --output " + s.path("n.jsonl")),
@@ -483,11 +447,11 @@ TEST(DiskFull, TokenizeKeepsOnlyCompleteLines) {
   Scratch s;
   std::string in;
   for (int i = 0; i < 20000; ++i) in += "tweet number " + std::to_string(i) + " about #stuff @user\n";
-  spit(s.path("in.txt"), in);
+  write_bytes(s.path("in.txt"), in);
   const std::string tok = roberta_dir(s);
   const std::string args = "tokenize --tokenizer " + tok + " --chunk 1000 --input " + s.path("in.txt");
   ASSERT_EQ(sh(args + " --output " + s.path("full.jsonl")).code, 0);
-  const std::string full = slurp(s.path("full.jsonl"));
+  const std::string full = read_bytes(s.path("full.jsonl"));
   ASSERT_GT(full.size(), 64u * 1024 * 2);
   for (const std::string chunk : {"1000", "7"}) {
     const std::string out = s.path("cut.jsonl");
@@ -495,7 +459,7 @@ TEST(DiskFull, TokenizeKeepsOnlyCompleteLines) {
                       " --output " + out,
                   kDiskFull);
     expect_clean_error(r, {out, "write error", "complete"}, "tokenize disk full, chunk " + chunk);
-    const std::string got = slurp(out);
+    const std::string got = read_bytes(out);
     ASSERT_FALSE(got.empty());
     EXPECT_LE(got.size(), 64u * 1024);
     EXPECT_EQ(got.back(), '\n') << "a partial last line was left";
@@ -504,7 +468,7 @@ TEST(DiskFull, TokenizeKeepsOnlyCompleteLines) {
   // To stdout redirected into a file: the same.
   Result r = sh(args + " --output - > " + s.path("stdout.jsonl"), kDiskFull);
   EXPECT_EQ(r.code, 1) << r.out;
-  const std::string got = slurp(s.path("stdout.jsonl"));
+  const std::string got = read_bytes(s.path("stdout.jsonl"));
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back(), '\n');
   EXPECT_EQ(full.compare(0, got.size(), got), 0);
@@ -513,19 +477,19 @@ TEST(DiskFull, TokenizeKeepsOnlyCompleteLines) {
 TEST(DiskFull, ConvertAndForwardKeepThePreviousFile) {
   Scratch s;
   const std::string model = converted(s);
-  const std::string before = slurp(model);
+  const std::string before = read_bytes(model);
   // Over a previous model: the old one stays intact.
   Result r = sh("convert --from tests/data/tiny/roberta_seqcls3 --out " + model, kDiskFull);
   expect_clean_error(r, {model}, "convert disk full");
-  EXPECT_TRUE(slurp(model) == before) << "the previous model was damaged";
+  EXPECT_TRUE(read_bytes(model) == before) << "the previous model was damaged";
   // Forward over a previous output: the old output stays intact.
   const std::string out = s.path("out.h5");
   ASSERT_EQ(sh(forward_with(s, model)).code, 0);
-  const std::string prev = slurp(out);
+  const std::string prev = read_bytes(out);
   r = sh("forward --model " + model + " --input " + kInput + " --output " + out,
          "trap \"\" XFSZ; ulimit -f 16;");
   expect_clean_error(r, {out}, "forward disk full");
-  EXPECT_TRUE(slurp(out) == prev) << "the previous output was damaged";
+  EXPECT_TRUE(read_bytes(out) == prev) << "the previous output was damaged";
   for (const auto& e : fs::directory_iterator(s.path("")))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << "left behind: " << e.path();
 }
@@ -538,14 +502,19 @@ TEST(KnownLibhdf5Hangs, AnsweredWithinTheTimeLimit) {
   const std::string dir = s.path("tfdir");
   fs::create_directories(dir);
   fs::copy_file(kFixture + "/config.json", dir + "/config.json");
-  ASSERT_EQ(std::system(("zcat tests/data/fuzz_known/tf_h5_libhdf5_hang.h5.gz > " + dir + "/tf_model.h5").c_str()), 0);
+  ASSERT_EQ(
+      std::system(("zcat tests/data/fuzz_known/tf_h5_libhdf5_hang.h5.gz > " + dir + "/tf_model.h5").c_str()),
+      0);
   const auto t0 = std::chrono::steady_clock::now();
-  expect_clean_error(sh("convert --from " + dir + "/tf_model.h5 --out " + s.path("tf.h5")), {"tf_model.h5", "damaged"},
-                     "damaged tf_model.h5");
+  expect_clean_error(sh("convert --from " + dir + "/tf_model.h5 --out " + s.path("tf.h5")),
+                     {"tf_model.h5", "damaged"}, "damaged tf_model.h5");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
   EXPECT_FALSE(fs::exists(s.path("tf.h5")));
   // The unsealed model (first byte of the fuzz input is the reader selector).
   const std::string m = s.path("unsealed.h5");
-  ASSERT_EQ(std::system(("zcat tests/data/fuzz_known/model_unsealed_libhdf5_hang.bin.gz | tail -c +2 > " + m).c_str()), 0);
+  ASSERT_EQ(
+      std::system(
+          ("zcat tests/data/fuzz_known/model_unsealed_libhdf5_hang.bin.gz | tail -c +2 > " + m).c_str()),
+      0);
   expect_clean_error(sh(forward_with(s, m)), {m, "not a tern model"}, "unsealed model");
 }

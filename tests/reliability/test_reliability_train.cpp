@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tensor/check.h"
+#include "tests/util/test_util.h"
 #include "train/dataset.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
@@ -26,33 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class Scratch {
- public:
-  Scratch() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("tern_rel_train_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& n) const { return (dir_ / n).string(); }
-
- private:
-  fs::path dir_;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void spit(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
+using Scratch = tern::test::ScratchDir;
+using tern::test::read_bytes;
+using tern::test::write_bytes;
 
 std::string gzip(const std::string& data) {
   uLongf n = compressBound(data.size()) + 64;
@@ -117,10 +94,10 @@ TEST(BadArchives, EmptyGarbageAndUnbalancedQuotesNameFileAndLine) {
        {":2:"}},
       {"tweeteval_mismatch_text.txt", "a\nb\nc\n", {"3 lines", "2"}},
   };
-  spit(s.path("tweeteval_mismatch_labels.txt"), "0\n1\n");
+  write_bytes(s.path("tweeteval_mismatch_labels.txt"), "0\n1\n");
   for (const auto& c : cases) {
     const std::string p = s.path(c.name);
-    spit(p, c.text);
+    write_bytes(p, c.text);
     const std::string msg = read_error(p);
     ASSERT_FALSE(msg.empty()) << c.name << " was read without an error";
     EXPECT_NE(msg.find(p), std::string::npos) << c.name << ": " << msg;
@@ -142,12 +119,12 @@ TEST(BadArchives, TenMegabyteSingleLineAndField) {
   std::string big = "label,text\n1,\"";
   while (big.size() < (10u << 20)) big += "long tweet, \"\"quoted\"\" ";
   big += "\"\n";
-  spit(s.path("big.csv"), big);
+  write_bytes(s.path("big.csv"), big);
   train::Dataset d = train::read_dataset(s.path("big.csv"), kSpec);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_GT(d.texts[0].size(), 9u << 20);
   // One 10 MB line of JSONL, unterminated: an error naming line 1, in bounded time.
-  spit(s.path("big.jsonl"), "{\"text\": \"" + std::string(10 << 20, 'x'));
+  write_bytes(s.path("big.jsonl"), "{\"text\": \"" + std::string(10 << 20, 'x'));
   const std::string msg = read_error(s.path("big.jsonl"));
   EXPECT_NE(msg.find(s.path("big.jsonl") + ":1:"), std::string::npos) << msg.substr(0, 300);
 }
@@ -159,11 +136,11 @@ TEST(BadArchives, TenMegabyteSingleLineAndField) {
 TEST(BadArchives, TruncatedGzipIsAnError) {
   Scratch s;
   const std::string z = gzip(csv_rows(3000));
-  spit(s.path("whole.csv.gz"), z);
+  write_bytes(s.path("whole.csv.gz"), z);
   EXPECT_EQ(train::read_dataset(s.path("whole.csv.gz"), kSpec).size(), 3000u);
   for (size_t cut : {z.size() / 2, z.size() - 4, z.size() - 1}) {
     const std::string p = s.path("cut" + std::to_string(cut) + ".csv.gz");
-    spit(p, z.substr(0, cut));
+    write_bytes(p, z.substr(0, cut));
     std::string msg;
     size_t rows = 0;
     try {
@@ -175,7 +152,7 @@ TEST(BadArchives, TruncatedGzipIsAnError) {
     EXPECT_NE(msg.find(p), std::string::npos) << msg;
   }
   // Not gzip at all behind a .gz name: read as plain text (zlib's transparent mode), as documented.
-  spit(s.path("plain.csv.gz"), csv_rows(5));
+  write_bytes(s.path("plain.csv.gz"), csv_rows(5));
   EXPECT_EQ(train::read_dataset(s.path("plain.csv.gz"), kSpec).size(), 5u);
 }
 
@@ -210,8 +187,8 @@ struct TwoRuns {
 };
 TwoRuns train_twice(const Scratch& s) {
   const std::string model = tiny_model_with_tokenizer(s);
-  spit(s.path("train.csv"), csv_rows(48));
-  spit(s.path("val.csv"), csv_rows(16));
+  write_bytes(s.path("train.csv"), csv_rows(48));
+  write_bytes(s.path("val.csv"), csv_rows(16));
   const std::string out = s.path("best.h5"), last = s.path("last.h5");
   const std::vector<std::string> args = {"train",
                                          "--model",
@@ -243,15 +220,15 @@ TwoRuns train_twice(const Scratch& s) {
                                          "--no-progress"};
   TwoRuns r;
   EXPECT_EQ(run_train(args), 0);
-  r.best1 = slurp(out), r.last1 = slurp(last);
+  r.best1 = read_bytes(out), r.last1 = read_bytes(last);
   EXPECT_EQ(run_train(args), 0);
-  r.best2 = slurp(out), r.last2 = slurp(last);
+  r.best2 = read_bytes(out), r.last2 = read_bytes(last);
   return r;
 }
 
 void expect_same_state(const Scratch& s, const std::string& a_bytes, const std::string& b_bytes) {
-  spit(s.path("a.h5"), a_bytes);
-  spit(s.path("b.h5"), b_bytes);
+  write_bytes(s.path("a.h5"), a_bytes);
+  write_bytes(s.path("b.h5"), b_bytes);
   ModelBundle a = load_model(s.path("a.h5")), b = load_model(s.path("b.h5"));
   ASSERT_FALSE(a.tensors.empty());
   EXPECT_EQ(a.tensors.size(), b.tensors.size());

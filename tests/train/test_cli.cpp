@@ -13,16 +13,11 @@
 
 #include "cli/commands.h"
 #include "nn/model.h"
+#include "tests/util/test_util.h"
 #include "train/dataset.h"
 #include "weights/h5_arrays.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
-
-namespace tern::cli {
-int cmd_train(int argc, char** argv);
-int cmd_eval(int argc, char** argv);
-int cmd_grad(int argc, char** argv);
-}  // namespace tern::cli
 
 using namespace tern;
 namespace fs = std::filesystem;
@@ -35,24 +30,7 @@ int run(int (*cmd)(int, char**), std::vector<std::string> args) {
   return cmd(static_cast<int>(argv.size()), argv.data());
 }
 
-class Scratch {
- public:
-  Scratch() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("tern_train_cli_" + std::string(info->name()) + "_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& n) const { return (dir_ / n).string(); }
-
- private:
-  fs::path dir_;
-};
+using Scratch = tern::test::ScratchDir;
 
 float max_abs_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.numel(), b.numel());
@@ -204,8 +182,9 @@ TEST(CliTrain, TrainEvalResumeDeterministic) {
     ASSERT_TRUE(rl.tensors.count(n)) << n;
     EXPECT_EQ(max_abs_diff(t, rl.tensors.at(n)), 0.f) << n;
   }
-  for (const auto& [n, t] : fl.extra)
+  for (const auto& [n, t] : fl.extra) {
     if (t.dtype() == DType::F32) EXPECT_EQ(max_abs_diff(t, rl.extra.at(n)), 0.f) << n;
+  }
   // Training moved the weights.
   ModelBundle init = load_model(model);
   EXPECT_GT(max_abs_diff(init.tensors.at("classifier.weight"), fl.tensors.at("classifier.weight")), 1e-4f);

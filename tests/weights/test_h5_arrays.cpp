@@ -1,7 +1,7 @@
 // Plain HDF5 array files for the CLI: the fixtures' reference.h5 and round trips of write_h5_arrays.
 #include <hdf5.h>
 
-#include "test_util.h"
+#include "tests/util/test_util.h"
 #include "weights/h5_arrays.h"
 #include "weights/import.h"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "test_util.h"
+#include "tests/util/test_util.h"
 #include "weights/import.h"
 
 namespace tern {

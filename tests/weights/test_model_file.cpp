@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "test_util.h"
+#include "tests/util/test_util.h"
 #include "weights/model_file.h"
 
 // These tests read HDF5 files written without tern's seal (other writers, damaged seals) on purpose; the

@@ -1,7 +1,7 @@
 // safetensors reader: real fixtures, every dtype, zero-copy when aligned, and headers that lie.
 #include <cmath>
 
-#include "test_util.h"
+#include "tests/util/test_util.h"
 #include "weights/import.h"
 
 namespace tern {

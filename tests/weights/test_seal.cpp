@@ -2,7 +2,7 @@
 // file; an HDF5 file without the seal (another writer) still loads.
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "tests/util/test_util.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
 #include "weights/seal.h"

@@ -2,7 +2,7 @@
 // attributes, name mapping, and bad files.
 #include <hdf5.h>
 
-#include "test_util.h"
+#include "tests/util/test_util.h"
 #include "weights/import.h"
 
 namespace tern {

@@ -1,7 +1,11 @@
-// Shared helpers for the weights/ tests: scratch directories, raw files, error matching, tensor equality.
+// Helpers shared by the test folders: scratch directories, raw files, running the tern binary, error
+// matching, tensor equality. Header-only; include as "tests/util/test_util.h".
 #pragma once
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <cstring>
 #include <filesystem>
@@ -20,13 +24,15 @@ namespace fs = std::filesystem;
 inline const std::string kTiny = "tests/data/tiny";
 inline const std::string kShared = "../shared";
 
-// A fresh directory removed at the end of the test.
+// A fresh directory for the running test (named after its suite and name, and the process), removed at the
+// end of the test.
 class ScratchDir {
  public:
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name =
-        std::string("tern_weights_") + (info ? info->name() : "x") + "_" + std::to_string(getpid());
+    std::string name = std::string("tern_") +
+                       (info ? std::string(info->test_suite_name()) + "_" + info->name() : "x") + "_" +
+                       std::to_string(getpid());
     for (char& c : name)
       if (c == '/') c = '_';
     path_ = fs::temp_directory_path() / name;
@@ -38,6 +44,7 @@ class ScratchDir {
     fs::remove_all(path_, ec);
   }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string path(const std::string& name) const { return file(name); }
   const fs::path& path() const { return path_; }
 
  private:
@@ -54,6 +61,33 @@ inline std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
+
+// The exit code and the combined stdout + stderr of a shell command.
+struct RunResult {
+  int code;         // exit status; 128 + signal when killed
+  std::string out;  // stdout + stderr
+};
+
+inline RunResult run_shell(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  RunResult r{-1, ""};
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  return r;
+}
+
+#ifdef TERN_BIN
+// The tern binary with `args`, under `timeout` (seconds; 0 = none). `prefix` runs first in the same bash
+// (ulimit, trap, environment).
+inline RunResult run_tern(const std::string& args, const std::string& prefix = "", int timeout_s = 10) {
+  const std::string t = timeout_s > 0 ? "timeout -k 2 " + std::to_string(timeout_s) + " " : "";
+  return run_shell("bash -c '" + prefix + " exec " + t + std::string(TERN_BIN) + " " + args + "'");
+}
+#endif
 
 // The message of the tern::Error that `f` throws; a test failure when it throws nothing or something else.
 inline std::string error_of(const std::function<void()>& f) {
