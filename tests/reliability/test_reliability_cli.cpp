@@ -510,6 +510,13 @@ TEST(KnownLibhdf5Hangs, AnsweredWithinTheTimeLimit) {
                      {"tf_model.h5", "damaged"}, "damaged tf_model.h5");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
   EXPECT_FALSE(fs::exists(s.path("tf.h5")));
+  // A crash inside libhdf5 while it reads the damaged file (SIGSEGV sent 3 s into the hang, as a fault in
+  // the parser would raise it): exit 1 naming the file, no core dump, nothing written.
+  const tern::test::RunResult crash = tern::test::run_shell(
+      "bash -c '" + std::string(TERN_BIN) + " convert --from " + dir + "/tf_model.h5 --out " + s.path("tf.h5") +
+      " & p=$!; sleep 3; kill -SEGV $p; wait $p'");
+  expect_clean_error(crash, {"tf_model.h5", "crashed", "damaged"}, "crash inside libhdf5");
+  EXPECT_FALSE(fs::exists(s.path("tf.h5")));
   // The unsealed model (first byte of the fuzz input is the reader selector).
   const std::string m = s.path("unsealed.h5");
   ASSERT_EQ(
