@@ -10,10 +10,14 @@ using json = nlohmann::json;
 
 const char* problem_type_name(ProblemType p) {
   switch (p) {
-    case ProblemType::Unspecified: return "unspecified";
-    case ProblemType::SingleLabel: return "single_label_classification";
-    case ProblemType::MultiLabel: return "multi_label_classification";
-    case ProblemType::Regression: return "regression";
+    case ProblemType::Unspecified:
+      return "unspecified";
+    case ProblemType::SingleLabel:
+      return "single_label_classification";
+    case ProblemType::MultiLabel:
+      return "multi_label_classification";
+    case ProblemType::Regression:
+      return "regression";
   }
   return "?";
 }
@@ -22,39 +26,45 @@ ProblemType problem_type_from_name(const std::string& s) {
   if (s == "single_label_classification" || s == "single") return ProblemType::SingleLabel;
   if (s == "multi_label_classification" || s == "multi") return ProblemType::MultiLabel;
   if (s == "regression") return ProblemType::Regression;
-  TERN_FAIL("unsupported problem_type '" << s
-                                         << "' (expected single_label_classification, multi_label_classification "
-                                            "or regression)");
+  TERN_FAIL("unsupported problem_type '"
+            << s
+            << "' (expected single_label_classification, multi_label_classification "
+               "or regression)");
 }
 
 namespace {
 
 // Integer key with a default; checks range so absurd sizes never reach an allocation.
-int64_t get_int(const json& j, const std::string& key, int64_t dflt, int64_t lo, int64_t hi, const std::string& src) {
+int64_t get_int(const json& j, const std::string& key, int64_t dflt, int64_t lo, int64_t hi,
+                const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
   const json& v = j[key];
-  TERN_CHECK(v.is_number_integer(), src << ": config key '" << key << "' must be an integer, got " << v.dump());
+  TERN_CHECK(v.is_number_integer(),
+             src << ": config key '" << key << "' must be an integer, got " << v.dump());
   int64_t x = v.get<int64_t>();
-  TERN_CHECK(x >= lo && x <= hi, src << ": config key '" << key << "' = " << x << " out of range [" << lo << ", "
-                                     << hi << "]");
+  TERN_CHECK(x >= lo && x <= hi,
+             src << ": config key '" << key << "' = " << x << " out of range [" << lo << ", " << hi << "]");
   return x;
 }
 
 double get_num(const json& j, const std::string& key, double dflt, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
-  TERN_CHECK(j[key].is_number(), src << ": config key '" << key << "' must be a number, got " << j[key].dump());
+  TERN_CHECK(j[key].is_number(),
+             src << ": config key '" << key << "' must be a number, got " << j[key].dump());
   return j[key].get<double>();
 }
 
 std::string get_str(const json& j, const std::string& key, const std::string& dflt, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
-  TERN_CHECK(j[key].is_string(), src << ": config key '" << key << "' must be a string, got " << j[key].dump());
+  TERN_CHECK(j[key].is_string(),
+             src << ": config key '" << key << "' must be a string, got " << j[key].dump());
   return j[key].get<std::string>();
 }
 
 bool get_bool(const json& j, const std::string& key, bool dflt, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
-  TERN_CHECK(j[key].is_boolean(), src << ": config key '" << key << "' must be true or false, got " << j[key].dump());
+  TERN_CHECK(j[key].is_boolean(),
+             src << ": config key '" << key << "' must be true or false, got " << j[key].dump());
   return j[key].get<bool>();
 }
 
@@ -100,7 +110,8 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
     const std::string pet = get_str(j, "position_embedding_type", "absolute", src);
     TERN_CHECK(pet == "absolute", src << ": config key 'position_embedding_type' = '" << pet
                                       << "' is not supported (only 'absolute')");
-    TERN_CHECK(!get_bool(j, "is_decoder", false, src), src << ": config key 'is_decoder' = true is not supported");
+    TERN_CHECK(!get_bool(j, "is_decoder", false, src),
+               src << ": config key 'is_decoder' = true is not supported");
     TERN_CHECK(!get_bool(j, "add_cross_attention", false, src),
                src << ": config key 'add_cross_attention' = true is not supported");
   } else if (c.model_type == "distilbert") {
@@ -115,10 +126,13 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
     c.type_vocab_size = 0;
     c.pad_token_id = get_int(j, "pad_token_id", 0, 0, c.vocab_size - 1, src);
     c.layer_norm_eps = 1e-12f;  // fixed in modeling_distilbert.py
+    // modeling_distilbert.py FFN: get_activation(config.activation), any ACT2FN name.
     const std::string a = get_str(j, "activation", "gelu", src);
-    TERN_CHECK(a == "gelu" || a == "relu", src << ": config key 'activation' = '" << a
-                                               << "' is not supported by DistilBERT (gelu or relu)");
-    c.act = act_from_name(a);
+    try {
+      c.act = act_from_name(a);
+    } catch (const Error& e) {
+      TERN_FAIL(src << ": config key 'activation': " << e.what());
+    }
     c.sinusoidal_positions = get_bool(j, "sinusoidal_pos_embds", false, src);
     c.hidden_dropout = static_cast<float>(get_num(j, "dropout", 0.1, src));
     c.attention_dropout = static_cast<float>(get_num(j, "attention_dropout", 0.1, src));
@@ -131,8 +145,9 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
                                           << c.heads << " attention heads");
   c.initializer_range = static_cast<float>(get_num(j, "initializer_range", 0.02, src));
   // Each size is in range; their products must be too, before anything is allocated from them.
-  const double params = static_cast<double>(c.vocab_size + c.max_positions + c.type_vocab_size) * c.hidden +
-                        static_cast<double>(c.layers) * (4.0 * c.hidden * c.hidden + 2.0 * c.hidden * c.intermediate);
+  const double params =
+      static_cast<double>(c.vocab_size + c.max_positions + c.type_vocab_size) * c.hidden +
+      static_cast<double>(c.layers) * (4.0 * c.hidden * c.hidden + 2.0 * c.hidden * c.intermediate);
   TERN_CHECK(params <= 4e9, src << ": the config describes a model of " << params / 1e9
                                 << " billion parameters (vocab_size x hidden_size, layers x sizes): "
                                    "refusing (at most 4 billion)");
@@ -147,7 +162,9 @@ ModelConfig parse_config(const std::string& text, const std::string& src) {
     c.architecture = j["architectures"][0].get<std::string>();
   }
   const std::string& a = c.architecture;
-  auto ends_with = [&](const std::string& s) { return a.size() >= s.size() && a.compare(a.size() - s.size(), s.size(), s) == 0; };
+  auto ends_with = [&](const std::string& s) {
+    return a.size() >= s.size() && a.compare(a.size() - s.size(), s.size(), s) == 0;
+  };
   if (a.empty() || ends_with("Model")) {
     c.head = HeadKind::None;
     c.pooler = c.arch != Arch::DistilBert;

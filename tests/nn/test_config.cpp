@@ -49,8 +49,9 @@ TEST(Config, ParsesBertClassifier) {
 
 TEST(Config, UnsupportedValuesNameTheKey) {
   EXPECT_NE(error_of(with(kBert, "hidden_act", "\"swiglu\"")).find("hidden_act"), std::string::npos);
-  EXPECT_NE(error_of(with(kBert, "position_embedding_type", "\"relative_key\"")).find("position_embedding_type"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(with(kBert, "position_embedding_type", "\"relative_key\"")).find("position_embedding_type"),
+      std::string::npos);
   EXPECT_NE(error_of(with(kBert, "model_type", "\"gpt2\"")).find("model_type"), std::string::npos);
   EXPECT_NE(error_of(with(kBert, "is_decoder", "true")).find("is_decoder"), std::string::npos);
   EXPECT_NE(error_of(with(kBert, "architectures", "[\"BertForQuestionAnswering\"]")).find("architectures"),
@@ -65,18 +66,28 @@ TEST(Config, AbsurdSizesAreRejectedBeforeAllocation) {
   EXPECT_NE(error_of(with(kBert, "hidden_size", "\"big\"")).find("hidden_size"), std::string::npos);
   EXPECT_NE(error_of("{not json").find("not valid JSON"), std::string::npos);
   // Each size in range, the product absurd: 16M x 65536 embeddings.
-  EXPECT_NE(error_of(with(with(kBert, "vocab_size", "16000000"), "hidden_size", "65536")).find("billion parameters"),
+  EXPECT_NE(error_of(with(with(kBert, "vocab_size", "16000000"), "hidden_size", "65536"))
+                .find("billion parameters"),
             std::string::npos);
 }
 
 TEST(Config, DistilBertKeys) {
-  ModelConfig c = parse_config(R"({"model_type": "distilbert", "architectures": ["DistilBertModel"], "dim": 16,
-    "n_layers": 2, "n_heads": 4, "hidden_dim": 32, "activation": "relu", "vocab_size": 10})", "d.json");
+  ModelConfig c =
+      parse_config(R"({"model_type": "distilbert", "architectures": ["DistilBertModel"], "dim": 16,
+    "n_layers": 2, "n_heads": 4, "hidden_dim": 32, "activation": "relu", "vocab_size": 10})",
+                   "d.json");
   EXPECT_EQ(c.arch, Arch::DistilBert);
   EXPECT_EQ(c.hidden, 16);
   EXPECT_EQ(c.act, Act::Relu);
   EXPECT_FALSE(c.pooler);
   EXPECT_EQ(c.prefix, "distilbert");
+  // Any HF activation name (modeling_distilbert.py uses get_activation(config.activation)).
+  const std::string gelu_new = R"({"model_type": "distilbert", "dim": 16, "n_layers": 1, "n_heads": 4,
+    "hidden_dim": 32, "activation": "gelu_new", "vocab_size": 10})";
+  EXPECT_EQ(parse_config(gelu_new, "d.json").act, Act::GeluTanh);
+  const std::string e = error_of(with(gelu_new, "activation", "\"bogus\""));
+  EXPECT_NE(e.find("'activation'"), std::string::npos) << e;
+  EXPECT_NE(e.find("bogus"), std::string::npos) << e;
 }
 
 namespace {
@@ -104,13 +115,16 @@ std::string bind_error(const std::string& cfg, TensorMap t, bool init_missing = 
 
 }  // namespace
 
-TEST(Binding, CompleteCheckpointLoads) { EXPECT_EQ(bind_error(kBert, checkpoint_of(kBert)), ""); }
+TEST(Binding, CompleteCheckpointLoads) {
+  EXPECT_EQ(bind_error(kBert, checkpoint_of(kBert)), "");
+}
 
 TEST(Binding, MissingTensorIsNamed) {
   TensorMap t = checkpoint_of(kBert);
   t.erase("bert.encoder.layer.0.attention.self.key.bias");
   const std::string e = bind_error(kBert, t);
-  EXPECT_NE(e.find("missing tensor bert.encoder.layer.0.attention.self.key.bias (8,)"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing tensor bert.encoder.layer.0.attention.self.key.bias (8,)"), std::string::npos)
+      << e;
   EXPECT_NE(e.find("ckpt.safetensors"), std::string::npos) << e;
 }
 
@@ -184,5 +198,7 @@ TEST(Forward, RobertaPositionsSkipPadding) {
   // 11 tokens need position 12 = max_position_embeddings: a clear error.
   int64_t long_ids[11], long_mask[11];
   for (int i = 0; i < 11; ++i) long_ids[i] = 5, long_mask[i] = 1;
-  EXPECT_THROW(m.forward(Tensor::from_data(long_ids, {1, 11}), Tensor::from_data(long_mask, {1, 11}), Tensor()), Error);
+  EXPECT_THROW(
+      m.forward(Tensor::from_data(long_ids, {1, 11}), Tensor::from_data(long_mask, {1, 11}), Tensor()),
+      Error);
 }
