@@ -4,12 +4,14 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
 #include "tensor/check.h"
+#include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
 
 namespace tern {
@@ -36,10 +38,59 @@ void check_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t lda, 
   TERN_CHECK(ldc >= std::max<int64_t>(1, N), "sgemm ldc=" << ldc << " too small");
 }
 
+// Up to this many rows, A B^T (every Linear layer's shape) goes to the AVX-512 kernel that streams B in
+// its stored layout (gemm_small_avx512.cpp) instead of oneDNN's packing GEMM; up to 4x as many when the
+// reduction is at least twice the output width (the FFN's second Linear, K = 4N), where oneDNN stays slow
+// longer. Measured with bench/gemm_bench on the Zen 5 machine, 2 threads (docs/results.md): the kernel is
+// 1.1-7.9x faster than oneDNN for M in 4..64 on every BERT-base / mini weight shape and 1.1-1.7x for the
+// FFN's second Linear up to M = 256; oneDNN is faster beyond.
+std::atomic<int64_t>& small_m_limit() {
+  static std::atomic<int64_t> v{64};
+  return v;
+}
+
 }  // namespace
 
-GemmBackend gemm_backend() { return backend_slot().load(); }
-void set_gemm_backend(GemmBackend b) { backend_slot() = b; }
+namespace detail {
+bool kernels_use_avx512();
+int64_t set_gemm_small_m_limit(int64_t m) {
+  return small_m_limit().exchange(m);
+}
+
+// C = alpha * A B^T + beta * C with the columns split between the threads (serial inside a parallel
+// region or when the product is tiny).                A: (M, K), B: (N, K), C: (M, N)
+void sgemm_nt_small(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                    int64_t ldb, float beta, float* C, int64_t ldc) {
+  const double flops = 2.0 * M * N * K;
+  const int nt = (omp_in_parallel() || flops < 4e5) ? 1 : omp_get_max_threads();
+  if (nt == 1) {
+    avx512::sgemm_nt_columns(M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    // Contiguous column ranges in multiples of 4 (the kernel's block width).
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads(), blocks = (N + 3) / 4;
+    const int64_t lo = std::min(N, blocks * t / n * 4), hi = std::min(N, blocks * (t + 1) / n * 4);
+    if (lo < hi) avx512::sgemm_nt_columns(M, lo, hi, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+}  // namespace detail
+
+namespace {
+bool use_small_m(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+  if (ta || !tb || K < 16) return false;
+  const int64_t limit = small_m_limit().load(std::memory_order_relaxed);
+  return (M <= limit || (K >= 2 * N && M <= 4 * limit)) && detail::kernels_use_avx512();
+}
+}  // namespace
+
+GemmBackend gemm_backend() {
+  return backend_slot().load();
+}
+void set_gemm_backend(GemmBackend b) {
+  backend_slot() = b;
+}
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -53,13 +104,18 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   }
   switch (gemm_backend()) {
     case GemmBackend::Dnnl: {
-      dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      if (use_small_m(ta, tb, M, N, K)) {
+        detail::sgemm_nt_small(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+      }
+      dnnl_status_t st =
+          dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       TERN_CHECK(st == dnnl_success, "oneDNN sgemm failed with status " << static_cast<int>(st));
       return;
     }
     case GemmBackend::OpenBlas:
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
-                  lda, B, ldb, beta, C, ldc);
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+                  alpha, A, lda, B, ldb, beta, C, ldc);
       return;
     case GemmBackend::Reference:
       ref::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -67,16 +123,17 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   }
 }
 
-void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                   int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta, float* C,
-                   int64_t ldc, int64_t stride_c, int64_t batch) {
+void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
+                   float* C, int64_t ldc, int64_t stride_c, int64_t batch) {
   check_args(ta, tb, M, N, K, lda, ldb, ldc);
   // Big GEMMs use the library's own threads; a batch of small ones runs one GEMM per thread
   // (inside the parallel region oneDNN / OpenBLAS see one thread).
   const double flops = 2.0 * M * N * K;
   if (flops > 4e6 || batch == 1) {
     for (int64_t i = 0; i < batch; ++i)
-      sgemm(ta, tb, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c, ldc);
+      sgemm(ta, tb, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta, C + i * stride_c,
+            ldc);
     return;
   }
 #pragma omp parallel for schedule(static)
@@ -90,24 +147,47 @@ std::string gemm_description() {
       const dnnl_version_t* v = dnnl_version();
       const char* isa = "?";
       switch (dnnl_get_effective_cpu_isa()) {
-        case dnnl_cpu_isa_avx512_core: isa = "avx512_core"; break;
-        case dnnl_cpu_isa_avx512_core_vnni: isa = "avx512_core_vnni"; break;
-        case dnnl_cpu_isa_avx512_core_bf16: isa = "avx512_core_bf16"; break;
-        case dnnl_cpu_isa_avx512_core_amx: isa = "avx512_core_amx"; break;
-        case dnnl_cpu_isa_avx2: isa = "avx2"; break;
-        case dnnl_cpu_isa_avx2_vnni: isa = "avx2_vnni"; break;
-        case dnnl_cpu_isa_avx: isa = "avx"; break;
-        case dnnl_cpu_isa_sse41: isa = "sse41"; break;
-        default: isa = "other"; break;
+        case dnnl_cpu_isa_avx512_core:
+          isa = "avx512_core";
+          break;
+        case dnnl_cpu_isa_avx512_core_vnni:
+          isa = "avx512_core_vnni";
+          break;
+        case dnnl_cpu_isa_avx512_core_bf16:
+          isa = "avx512_core_bf16";
+          break;
+        case dnnl_cpu_isa_avx512_core_amx:
+          isa = "avx512_core_amx";
+          break;
+        case dnnl_cpu_isa_avx2:
+          isa = "avx2";
+          break;
+        case dnnl_cpu_isa_avx2_vnni:
+          isa = "avx2_vnni";
+          break;
+        case dnnl_cpu_isa_avx:
+          isa = "avx";
+          break;
+        case dnnl_cpu_isa_sse41:
+          isa = "sse41";
+          break;
+        default:
+          isa = "other";
+          break;
       }
-      return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
-             " sgemm (JIT, cpu isa " + isa + ")";
+      std::string d = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                      std::to_string(v->patch) + " sgemm (JIT, cpu isa " + isa + ")";
+      if (detail::kernels_use_avx512() && small_m_limit().load() > 0)
+        d += " + tern AVX-512 A*B^T for M <= " + std::to_string(small_m_limit().load()) + " (" +
+             std::to_string(4 * small_m_limit().load()) + " when K >= 2N)";
+      return d;
     }
     case GemmBackend::OpenBlas: {
       const char* core = openblas_get_corename();
       return std::string("OpenBLAS cblas_sgemm (core ") + (core ? core : "?") + ")";
     }
-    case GemmBackend::Reference: return "reference triple loop";
+    case GemmBackend::Reference:
+      return "reference triple loop";
   }
   return "?";
 }

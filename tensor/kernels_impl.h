@@ -22,6 +22,10 @@ namespace avx512 {
 TERN_KERNEL_SET
 // dx = dy * act'(x) for GeluErf / GeluTanh.
 void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act act);
+// C[:, n_lo:n_hi] = alpha * A B^T + beta * C over those columns, single thread (gemm_small_avx512.cpp).
+//   A: (M, K) lda, B: (N, K) ldb, C: (M, N) ldc
+void sgemm_nt_columns(int64_t M, int64_t n_lo, int64_t n_hi, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 }
 #undef TERN_KERNEL_SET
 

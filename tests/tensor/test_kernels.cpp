@@ -13,7 +13,8 @@
 
 namespace tern::detail {
 bool set_kernels_avx512(bool on);
-}
+int64_t set_gemm_small_m_limit(int64_t m);
+}  // namespace tern::detail
 
 using namespace tern;
 
@@ -77,29 +78,68 @@ TEST(Gemm, AllBackendsMatchReferenceAllTransposes) {
   EXPECT_NE(gemm_description().find("oneDNN"), std::string::npos);
 }
 
+// The AVX-512 small-M kernel (A B^T, tensor/gemm_small_avx512.cpp) against the reference loop: every M / N
+// remainder of its 4 x 4 blocks, K tails (masked loads), strided operands, alpha / beta, one and two threads,
+// and beta = 0 overwriting NaN (BLAS semantics).
+TEST(Gemm, SmallMKernelMatchesReference) {
+  if (!detail::set_kernels_avx512(true)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  set_gemm_backend(GemmBackend::Dnnl);
+  const int64_t saved = detail::set_gemm_small_m_limit(1 << 20);
+  for (int64_t M : {1, 2, 3, 4, 5, 7, 16, 33})
+    for (int64_t N : {1, 3, 4, 6, 13, 130})
+      for (int64_t K : {16, 17, 31, 64, 250}) {
+        const int64_t lda = K + 3, ldb = K + 5, ldc = N + 2;
+        auto A = randn(M * lda, 11), B = randn(N * ldb, 12), C0 = randn(M * ldc, 13);
+        for (float beta : {0.f, 0.75f}) {
+          std::vector<float> c = C0, r = C0;
+          if (beta == 0.f) c.assign(c.size(), NAN);
+          sgemm(false, true, M, N, K, 1.5f, A.data(), lda, B.data(), ldb, beta, c.data(), ldc);
+          ref::sgemm(false, true, M, N, K, 1.5f, A.data(), lda, B.data(), ldb, beta, r.data(), ldc);
+          float worst = 0.f;
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j)
+              worst = std::max(worst, std::fabs(c[i * ldc + j] - r[i * ldc + j]));
+          EXPECT_LT(worst, 1e-4f * std::sqrt(float(K)))
+              << "M=" << M << " N=" << N << " K=" << K << " beta=" << beta;
+          // Padding columns of C are not touched.
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = N; j < ldc; ++j) {
+              if (beta == 0.f)
+                EXPECT_TRUE(std::isnan(c[i * ldc + j]));
+              else
+                EXPECT_EQ(c[i * ldc + j], C0[i * ldc + j]);
+            }
+        }
+      }
+  EXPECT_NE(gemm_description().find("AVX-512 A*B^T"), std::string::npos) << gemm_description();
+  detail::set_gemm_small_m_limit(saved);
+}
+
 TEST(Gemm, BatchedMatchesLoop) {
   const int64_t M = 8, N = 5, K = 16, batch = 7;
   auto A = randn(batch * M * K, 4), B = randn(batch * K * N, 5);
   std::vector<float> C(batch * M * N), R(batch * M * N);
-  sgemm_batched(false, false, M, N, K, 1.f, A.data(), K, M * K, B.data(), N, K * N, 0.f, C.data(), N, M * N, batch);
+  sgemm_batched(false, false, M, N, K, 1.f, A.data(), K, M * K, B.data(), N, K * N, 0.f, C.data(), N, M * N,
+                batch);
   for (int64_t i = 0; i < batch; ++i)
-    ref::sgemm(false, false, M, N, K, 1.f, A.data() + i * M * K, K, B.data() + i * K * N, N, 0.f, R.data() + i * M * N,
-               N);
+    ref::sgemm(false, false, M, N, K, 1.f, A.data() + i * M * K, K, B.data() + i * K * N, N, 0.f,
+               R.data() + i * M * N, N);
   EXPECT_LT(max_abs_diff(C, R), 1e-5f);
 }
 
 TEST_P(BothIsas, ActivationsMatchReference) {
   // Values across the range where each formula changes regime, incl. large |x| and a ragged tail.
   std::vector<float> x = randn(1000 + 7, 6, 3.f);
-  for (float v : {-20.f, -10.f, -5.5f, -3.f, -1e-3f, 0.f, 1e-3f, 3.f, 5.5f, 10.f, 20.f, 80.f, -80.f}) x.push_back(v);
+  for (float v : {-20.f, -10.f, -5.5f, -3.f, -1e-3f, 0.f, 1e-3f, 3.f, 5.5f, 10.f, 20.f, 80.f, -80.f})
+    x.push_back(v);
   for (Act a : {Act::Identity, Act::GeluErf, Act::GeluTanh, Act::QuickGelu, Act::Relu, Act::Silu, Act::Tanh,
                 Act::Sigmoid, Act::Mish}) {
     std::vector<float> y(x.size()), r(x.size());
     act_forward(x.data(), y.data(), static_cast<int64_t>(x.size()), a);
     for (size_t i = 0; i < x.size(); ++i) r[i] = ref::act(x[i], a);
     for (size_t i = 0; i < x.size(); ++i)
-      ASSERT_NEAR(y[i], r[i], 2e-6f + 4e-7f * std::fabs(r[i])) << act_name(a) << " at x=" << x[i] << " ("
-                                                               << kernels_isa() << ")";
+      ASSERT_NEAR(y[i], r[i], 2e-6f + 4e-7f * std::fabs(r[i]))
+          << act_name(a) << " at x=" << x[i] << " (" << kernels_isa() << ")";
   }
 }
 
@@ -137,7 +177,8 @@ TEST_P(BothIsas, LayerNormMatchesReference) {
     auto res = randn(R * C, 12), bias = randn(C, 13);
     std::vector<float> xin = x, sum(R * C), y2(R * C);
     for (int64_t i = 0; i < R * C; ++i) sum[i] = x[i] + bias[i % C] + res[i];
-    add_bias_residual_layer_norm(xin.data(), bias.data(), res.data(), g.data(), b.data(), y2.data(), R, C, 1e-5f);
+    add_bias_residual_layer_norm(xin.data(), bias.data(), res.data(), g.data(), b.data(), y2.data(), R, C,
+                                 1e-5f);
     ref::layer_norm(sum.data(), g.data(), b.data(), r.data(), R, C, 1e-5f);
     EXPECT_LT(max_abs_diff(y2, r), 1e-5f) << "C=" << C;
     EXPECT_LT(max_abs_diff(xin, sum), 1e-6f);
@@ -185,11 +226,13 @@ TEST_P(BothIsas, AttentionMatchesReference) {
   const float scale = 1.f / std::sqrt(static_cast<float>(D));
   attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, out.data(), C,
             probs.data());
-  ref::attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, r.data(), C);
+  ref::attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, r.data(),
+                 C);
   EXPECT_LT(max_abs_diff(out, r), 2e-6f);
   // Without the probs cache (scratch path) the result is the same.
   std::vector<float> out2(B * T * C);
-  attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, out2.data(), C);
+  attention(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, mask.data(), B, T, H, D, scale, out2.data(),
+            C);
   EXPECT_EQ(max_abs_diff(out, out2), 0.f);
   // Padded keys get zero probability.
   for (int64_t h = 0; h < H; ++h)
@@ -222,8 +265,9 @@ TEST(Gemm, ReachesAvx512WhateverOpenBlasCoretypeSays) {
   if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512";
   set_gemm_backend(GemmBackend::Dnnl);
   const std::string d = gemm_description();
-  std::printf("  OPENBLAS_CORETYPE=%s -> gemm: %s, kernels: %s\n", getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)",
-              d.c_str(), kernels_isa());
+  std::printf("  OPENBLAS_CORETYPE=%s -> gemm: %s, kernels: %s\n",
+              getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "(unset)", d.c_str(),
+              kernels_isa());
   EXPECT_NE(d.find("avx512"), std::string::npos) << d;
   EXPECT_STREQ(kernels_isa(), "avx512");
 }
