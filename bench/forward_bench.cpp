@@ -2,7 +2,11 @@
 // batch x seq 1x16, 1x128, 32x32, 32x128. Validates the fast path against the reference kernels first,
 // warms up, then reports the median of the timed runs, GFLOP/s, sentences/s and the kernel path used.
 //
-//   forward_bench [--threads N] [--runs N] [--only base|mini]
+// --peer runs bench/forward_peer.py (PyTorch and ONNX Runtime, same shapes and thread count) in the same
+// run and prints the ratios.
+//
+//   forward_bench [--threads N] [--runs N] [--only base|mini] [--shapes 1x16,32x32] [--peer]
+//                 [--python /usr/bin/python3]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peer.h"
 #include "nn/model.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
@@ -35,7 +40,8 @@ std::unique_ptr<Model> random_model(const char* config_json, uint64_t seed) {
   ModelOptions mo;
   mo.bind.init_everything = true;
   mo.bind.seed = seed;
-  return std::make_unique<Model>(parse_config(config_json, "bench config"), TensorMap{}, "random weights", mo);
+  return std::make_unique<Model>(parse_config(config_json, "bench config"), TensorMap{}, "random weights",
+                                 mo);
 }
 
 struct Batch {
@@ -46,7 +52,8 @@ struct Batch {
 Batch make_batch(int64_t B, int64_t T, int64_t vocab, uint32_t seed) {
   std::mt19937 g(seed);
   std::uniform_int_distribution<int64_t> d(1000, vocab - 1);
-  Batch b{Tensor::empty({B, T}, DType::I64), Tensor::empty({B, T}, DType::I64), Tensor::zeros({B, T}, DType::I64)};
+  Batch b{Tensor::empty({B, T}, DType::I64), Tensor::empty({B, T}, DType::I64),
+          Tensor::zeros({B, T}, DType::I64)};
   for (int64_t i = 0; i < B * T; ++i) {
     b.ids.i64()[i] = d(g);
     b.mask.i64()[i] = 1;
@@ -59,7 +66,8 @@ Batch make_batch(int64_t B, int64_t T, int64_t vocab, uint32_t seed) {
 }
 
 double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 float max_diff(const Tensor& a, const Tensor& b) {
@@ -68,23 +76,34 @@ float max_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
-void run(const std::string& name, Model& m, int runs) {
+// Batch x seq shapes timed (--shapes 1x16,32x32 to pick).
+std::vector<std::pair<int64_t, int64_t>> g_shapes = {{1, 16}, {1, 128}, {32, 32}, {32, 128}};
+
+struct Result {
+  std::string model;
+  int64_t B, T;
+  double ms;
+};
+
+void run(const std::string& name, Model& m, int runs, std::vector<Result>& out) {
   // Validate: the fast path against the reference GEMM loop and the baseline kernels on a small batch.
   {
     Batch b = make_batch(2, 16, m.config().vocab_size, 7);
-    Tensor fast = m.forward(b.ids, b.mask, b.tti).last_hidden_state;
+    Tensor fast =
+        m.forward(b.ids, b.mask, b.tti).last_hidden_state.clone();  // forward returns views of its workspace
+    const GemmBackend chosen = gemm_backend();  // TERN_GEMM's choice, restored after the check
     set_gemm_backend(GemmBackend::Reference);
+    const bool avx512 = std::strcmp(kernels_isa(), "avx512") == 0;
     detail::set_kernels_avx512(false);
     Tensor slow = m.forward(b.ids, b.mask, b.tti).last_hidden_state;
-    set_gemm_backend(GemmBackend::Dnnl);
-    detail::set_kernels_avx512(true);
+    set_gemm_backend(chosen);
+    detail::set_kernels_avx512(avx512);
     const float d = max_diff(fast, slow);
     std::printf("%-5s validate: fast vs reference kernels max |diff| = %.2e %s\n", name.c_str(), d,
                 d < 1e-4f ? "(ok)" : "(MISMATCH)");
     if (!(d < 1e-4f)) std::exit(1);
   }
-  const std::pair<int64_t, int64_t> shapes[] = {{1, 16}, {1, 128}, {32, 32}, {32, 128}};
-  for (auto [B, T] : shapes) {
+  for (auto [B, T] : g_shapes) {
     if (T > m.config().max_positions) continue;
     Batch b = make_batch(B, T, m.config().vocab_size, 11);
     for (int w = 0; w < 2; ++w) m.forward(b.ids, b.mask, b.tti);
@@ -97,9 +116,11 @@ void run(const std::string& name, Model& m, int runs) {
     }
     std::sort(ts.begin(), ts.end());
     const double med = ts[ts.size() / 2];
-    std::printf("%-5s %3lldx%-4lld median %9.2f ms  %7.1f GFLOP/s  %8.1f sentences/s  (%zu runs)\n", name.c_str(),
-                static_cast<long long>(B), static_cast<long long>(T), med, m.flops(B, T) / med / 1e6, B * 1000.0 / med,
-                ts.size());
+    std::printf("%-5s %3lldx%-4lld median %9.2f ms  %7.1f GFLOP/s  %8.1f sentences/s  (%zu runs)\n",
+                name.c_str(), static_cast<long long>(B), static_cast<long long>(T), med,
+                m.flops(B, T) / med / 1e6, B * 1000.0 / med, ts.size());
+    std::fflush(stdout);
+    out.push_back({name, B, T, med});
   }
 }
 
@@ -107,12 +128,27 @@ void run(const std::string& name, Model& m, int runs) {
 
 int main(int argc, char** argv) {
   int threads = 0, runs = 7;
-  std::string only;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::string only, python = "/usr/bin/python3";
+  bool peer = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--peer")) peer = true;
+    if (i + 1 >= argc) continue;
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
+    if (!std::strcmp(argv[i], "--python")) python = argv[i + 1];
+    if (!std::strcmp(argv[i], "--shapes")) {
+      g_shapes.clear();
+      long long b, t;
+      for (const char* q = argv[i + 1]; std::sscanf(q, "%lldx%lld", &b, &t) == 2;) {
+        g_shapes.push_back({b, t});
+        q = std::strchr(q, ',');
+        if (!q) break;
+        ++q;
+      }
+    }
   }
+  std::vector<Result> results;
   set_num_threads(threads);
   std::printf("tern forward_bench: %d threads, gemm = %s, elementwise kernels = %s\n", num_threads(),
               gemm_description().c_str(), kernels_isa());
@@ -120,7 +156,7 @@ int main(int argc, char** argv) {
     if (only.empty() || only == "base") {
       auto m = random_model(kBaseConfig, 1);
       std::printf("base  = BERT-base shape, random weights (%.1fM parameters)\n", m->params().count() / 1e6);
-      run("base", *m, runs);
+      run("base", *m, runs, results);
     }
     if (only.empty() || only == "mini") {
       const std::string dir = "../shared/models/tweet-bert-mini";
@@ -128,7 +164,7 @@ int main(int argc, char** argv) {
         ModelBundle b = import_hf(dir);
         auto m = Model::from_bundle(b, dir);
         std::printf("mini  = %s (%.1fM parameters)\n", dir.c_str(), m->params().count() / 1e6);
-        run("mini", *m, runs);
+        run("mini", *m, runs, results);
       } else {
         std::printf("mini  skipped: %s not found (run from the repository root with ../shared beside it)\n",
                     dir.c_str());
@@ -137,6 +173,26 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "forward_bench: error: %s\n", e.what());
     return 1;
+  }
+  if (peer) {
+    std::string cmd = python + " bench/forward_peer.py --threads " + std::to_string(num_threads()) +
+                      " --runs " + std::to_string(runs);
+    if (!only.empty()) cmd += " --only " + only;
+    auto p = tern::bench::run_peer(cmd);
+    // speed-up = peer ms / tern ms (> 1: tern is faster).
+    for (const Result& r : results) {
+      const std::string shape = std::to_string(r.B) + "x" + std::to_string(r.T);
+      std::printf("ratio %-5s %3lldx%-4lld tern %9.2f ms", r.model.c_str(), static_cast<long long>(r.B),
+                  static_cast<long long>(r.T), r.ms);
+      for (const char* peer_name : {"pytorch", "ort"}) {
+        const std::string k = std::string(peer_name) + " " + r.model + " " + shape;
+        if (p.count(k))
+          std::printf("  %s %9.2f ms (%.2fx)", peer_name, p[k], p[k] / r.ms);
+        else
+          std::printf("  %s -", peer_name);
+      }
+      std::printf("\n");
+    }
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peer.h"
 #include "nn/model.h"
 #include "tensor/gemm.h"
 #include "tensor/threads.h"
@@ -145,30 +146,6 @@ void run(const std::string& name, Model& m, int runs, std::vector<Result>& out) 
   }
 }
 
-// Runs the PyTorch peer; parses its "RESULT <model> <B>x<T> <median ms>" lines.
-std::map<std::string, double> run_peer(const std::string& python, int threads, int runs,
-                                       const std::string& only) {
-  std::string cmd = python + " bench/train_peer.py --threads " + std::to_string(threads) + " --runs " +
-                    std::to_string(runs);
-  if (!only.empty()) cmd += " --only " + only;
-  std::printf("peer: %s\n", cmd.c_str());
-  std::fflush(stdout);
-  std::map<std::string, double> r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char line[512];
-  while (std::fgets(line, sizeof line, p)) {
-    std::fputs(line, stdout);
-    char model[32], shape[32];
-    double ms;
-    if (std::sscanf(line, "RESULT %31s %31s %lf", model, shape, &ms) == 3)
-      r[std::string(model) + " " + shape] = ms;
-  }
-  const int rc = pclose(p);
-  if (rc != 0) std::printf("peer: exited with status %d\n", rc);
-  return r;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,7 +202,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (peer) {
-    auto p = run_peer(python, num_threads(), runs, only);
+    std::string cmd = python + " bench/train_peer.py --threads " + std::to_string(num_threads()) +
+                      " --runs " + std::to_string(runs);
+    if (!only.empty()) cmd += " --only " + only;
+    auto p = tern::bench::run_peer(cmd);
     for (const Result& r : results) {
       const std::string k = r.model + " " + std::to_string(r.B) + "x" + std::to_string(r.T);
       if (p.count(k))
