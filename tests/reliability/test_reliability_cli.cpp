@@ -25,6 +25,17 @@
 using namespace tern;
 namespace fs = std::filesystem;
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TERN_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TERN_TEST_ASAN 1
+#endif
+#endif
+#ifndef TERN_TEST_ASAN
+#define TERN_TEST_ASAN 0
+#endif
+
 namespace {
 
 using Result = tern::test::RunResult;
@@ -521,6 +532,8 @@ TEST(KnownLibhdf5Hangs, AnsweredWithinTheTimeLimit) {
   // free(). What the over-read finds depends on the heap, so the answer is either the crash guard's
   // ("... crashed reading it: the file is damaged") or an ordinary error about the garbage it read: exit 1
   // naming the file either way.
+  // Under ASan the over-read itself is reported (inside libhdf5, docs/errors.md): release builds only.
+#if !TERN_TEST_ASAN
   ASSERT_EQ(
       std::system(
           ("zcat tests/data/fuzz_known/tf_h5_libhdf5_bad_free.h5.gz > " + dir + "/tf_model.h5").c_str()),
@@ -528,6 +541,7 @@ TEST(KnownLibhdf5Hangs, AnsweredWithinTheTimeLimit) {
   expect_clean_error(sh("convert --from " + dir + "/tf_model.h5 --out " + s.path("tf.h5")),
                      {"tf_model.h5"}, "libhdf5 abort in free()");
   EXPECT_FALSE(fs::exists(s.path("tf.h5")));
+#endif
   // The unsealed model (first byte of the fuzz input is the reader selector).
   const std::string m = s.path("unsealed.h5");
   ASSERT_EQ(
