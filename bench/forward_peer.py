@@ -26,25 +26,16 @@ import sys
 import tempfile
 import time
 
-TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 SHAPES = ((1, 16), (1, 128), (32, 32), (32, 128))
 
-
-def retune():
-    if "--no-tune" in sys.argv or os.environ.get("TERN_PEER_TUNED") == "1":
-        return
-    env = dict(os.environ, TERN_PEER_TUNED="1", OPENBLAS_CORETYPE="SkylakeX", OMP_WAIT_POLICY="PASSIVE")
-    if os.path.exists(TCMALLOC):
-        env["LD_PRELOAD"] = TCMALLOC
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import retune  # noqa: E402
 
 retune()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hf_bert_peer import Bert, Encoder, load_weights, read_safetensors  # noqa: E402
 
 BASE = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,

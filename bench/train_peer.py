@@ -16,23 +16,12 @@ is applied by re-executing with OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=PASSI
 """
 import argparse
 import json
-import math
 import os
-import struct
 import sys
 import time
 
-TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
-
-
-def retune():
-    if "--no-tune" in sys.argv or os.environ.get("TERN_PEER_TUNED") == "1":
-        return
-    env = dict(os.environ, TERN_PEER_TUNED="1", OPENBLAS_CORETYPE="SkylakeX", OMP_WAIT_POLICY="PASSIVE")
-    if os.path.exists(TCMALLOC):
-        env["LD_PRELOAD"] = TCMALLOC
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_env import retune  # noqa: E402
 
 retune()
 
@@ -40,7 +29,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hf_bert_peer import Bert, load_weights, read_safetensors  # noqa: E402
 
 
