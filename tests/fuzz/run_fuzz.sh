@@ -5,8 +5,8 @@
 #   FUZZ_PARALLEL=1 tests/fuzz/run_fuzz.sh 600 # every target at once (long runs by hand)
 #   FUZZ_TARGETS="fuzz_weights" tests/fuzz/run_fuzz.sh 60
 #   FUZZ_DETERMINISTIC=1 tests/fuzz/run_fuzz.sh   # CI: seed 1 and a fixed number of runs per target (about
-#                                                 # 20 s each here), so the same commit always runs the same
-#                                                 # inputs; exploration with random seeds is done by hand
+#                                                 # 20 s each here), so a run is bounded and repeatable up to
+#                                                 # coverage noise; exploration with random seeds is done by hand
 # Exits 1 when any target reports a finding (crash, leak, timeout, out-of-memory, sanitizer report); the
 # input that triggered it is saved as build-fuzz/artifacts/<target>-crash-* (or leak-, timeout-, oom-).
 # Fixed findings are replayed first from tests/data/fuzz_regressions/<target>/ (and the tokenizer's
