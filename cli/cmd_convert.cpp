@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/watchdog.h"
 #include "nn/model.h"
+#include "tokenizer/tokenizer.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
 
@@ -44,8 +45,10 @@ void add_tokenizer_dir(ModelBundle& b, const std::string& dir) {
     TERN_CHECK(in.good() || in.eof(), "cannot read " << p.string());
     b.tokenizer_files[f] = os.str();
   }
-  TERN_CHECK(!b.tokenizer_files.empty(), "--tokenizer " << dir << " holds no tokenizer file (vocab.txt, vocab.json + "
-                                                        "merges.txt or tokenizer.json)");
+  TERN_CHECK(!b.tokenizer_files.empty(), "--tokenizer "
+                                             << dir
+                                             << " holds no tokenizer file (vocab.txt, vocab.json + "
+                                                "merges.txt or tokenizer.json)");
 }
 
 }  // namespace
@@ -73,13 +76,28 @@ int cmd_convert(int argc, char** argv) {
   Model m(parse_config(b.config_json, from + "/config.json"), b.tensors, from, mo);
   const ModelConfig& c = m.config();
   if (!m.skipped().empty())
-    std::fprintf(stderr, "tern convert: note: %zu tensors of the checkpoint's %s head are not used by the encoder "
+    std::fprintf(stderr,
+                 "tern convert: note: %zu tensors of the checkpoint's %s head are not used by the encoder "
                  "(e.g. %s); they are kept in the file and skipped at load\n",
                  m.skipped().size(), c.mlm_head ? "masked-LM" : "unused", m.skipped()[0].c_str());
   for (const auto& s : m.initialised())
-    std::fprintf(stderr, "tern convert: note: the checkpoint has no %s: it must be trained before use\n", s.c_str());
-  if (b.tokenizer_files.empty())
+    std::fprintf(stderr, "tern convert: note: the checkpoint has no %s: it must be trained before use\n",
+                 s.c_str());
+  if (b.tokenizer_files.empty()) {
     std::fprintf(stderr, "tern convert: note: no tokenizer files found; add them with --tokenizer DIR\n");
+  } else {
+    // The tokenizer is stored as given: load it now, so that a damaged file fails here, named, and not at
+    // the first `tern tokenize` / `tern train` on the converted model.
+    const std::string origin = a.get("tokenizer").value_or(from);
+    const tok::Tokenizer tk = tok::Tokenizer::from_files(b.tokenizer_files, origin);
+    if (static_cast<int64_t>(tk.vocab_size()) > c.vocab_size)
+      std::fprintf(
+          stderr,
+          "tern convert: note: the tokenizer of %s has %zu tokens but the model's embedding only %lld "
+          "rows: texts that produce ids >= %lld will be refused\n",
+          origin.c_str(), tk.vocab_size(), static_cast<long long>(c.vocab_size),
+          static_cast<long long>(c.vocab_size));
+  }
 
   const std::string dt = a.get("dtype").value_or("keep");
   if (dt == "keep") {
@@ -88,8 +106,8 @@ int cmd_convert(int argc, char** argv) {
     save_model(out, b, dtype_from_name(dt));
   }
   std::fprintf(stderr, "tern convert: wrote %s (%s, %zu tensors, %.2fM parameters, %zu tokenizer files)\n",
-               out.c_str(), c.architecture.empty() ? c.model_type.c_str() : c.architecture.c_str(), b.tensors.size(),
-               m.params().count() / 1e6, b.tokenizer_files.size());
+               out.c_str(), c.architecture.empty() ? c.model_type.c_str() : c.architecture.c_str(),
+               b.tensors.size(), m.params().count() / 1e6, b.tokenizer_files.size());
   return 0;
 }
 

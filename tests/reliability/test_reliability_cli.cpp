@@ -329,6 +329,11 @@ TEST(BadTokenizer, GarbageTruncatedUnknownMergesAndEmptyVocab) {
     const std::string out = s.path(c.name + ".jsonl");
     expect_clean_error(sh("tokenize --tokenizer " + d + " --input " + s.path("in.txt") + " --output " + out),
                        says, c.name);
+    // `tern convert --tokenizer` loads what it embeds: the same error, and no model file written.
+    const std::string model = s.path(c.name + ".h5");
+    expect_clean_error(sh("convert --from " + kFixture + " --tokenizer " + d + " --out " + model), says,
+                       "convert " + c.name);
+    EXPECT_FALSE(fs::exists(model)) << c.name;
   }
 }
 
@@ -538,8 +543,8 @@ TEST(KnownLibhdf5Hangs, AnsweredWithinTheTimeLimit) {
       std::system(
           ("zcat tests/data/fuzz_known/tf_h5_libhdf5_bad_free.h5.gz > " + dir + "/tf_model.h5").c_str()),
       0);
-  expect_clean_error(sh("convert --from " + dir + "/tf_model.h5 --out " + s.path("tf.h5")),
-                     {"tf_model.h5"}, "libhdf5 abort in free()");
+  expect_clean_error(sh("convert --from " + dir + "/tf_model.h5 --out " + s.path("tf.h5")), {"tf_model.h5"},
+                     "libhdf5 abort in free()");
   EXPECT_FALSE(fs::exists(s.path("tf.h5")));
 #endif
   // The unsealed model (first byte of the fuzz input is the reader selector).
