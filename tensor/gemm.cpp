@@ -52,7 +52,6 @@ std::atomic<int64_t>& small_m_limit() {
 }  // namespace
 
 namespace detail {
-bool kernels_use_avx512();
 int64_t set_gemm_small_m_limit(int64_t m) {
   return small_m_limit().exchange(m);
 }

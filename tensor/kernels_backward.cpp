@@ -78,10 +78,6 @@ inline float act_grad(float x, Act a) {
 
 }  // namespace
 
-namespace detail {
-bool kernels_use_avx512();
-}
-
 void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act a) {
   if ((a == Act::GeluErf || a == Act::GeluTanh) && detail::kernels_use_avx512()) {
     detail::avx512::act_backward(x, dy, dx, N, a);

@@ -6,6 +6,9 @@
 
 namespace tern::detail {
 
+// Whether the AVX-512 builds run (CPU support and TERN_ISA; kernels.cpp).
+bool kernels_use_avx512();
+
 #define TERN_KERNEL_SET                                                                                      \
   void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act act);                                \
   void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,    \
