@@ -15,6 +15,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"infer", tern::cli::cmd_infer, "annotate a tweet archive (JSONL / CSV / TSV / text, gz, stdin) with a model's predictions"},
     {"convert", tern::cli::cmd_convert, "import a Hugging Face checkpoint into one tern model .h5"},
     {"forward", tern::cli::cmd_forward, "run a model on token ids from an .h5 file, write its outputs"},
     {"tokenize", tern::cli::cmd_tokenize, "tokenize texts (one per line) into ids as JSONL"},
