@@ -10,5 +10,6 @@ int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_grad(int argc, char** argv);
 int cmd_infer(int argc, char** argv);
+int cmd_pack(int argc, char** argv);
 
 }  // namespace tern::cli

@@ -21,6 +21,7 @@ const Command kCommands[] = {
     {"tokenize", tern::cli::cmd_tokenize, "tokenize texts (one per line) into ids as JSONL"},
     {"train", tern::cli::cmd_train, "fine-tune a classification / regression head (and the encoder) on labelled tweets"},
     {"eval", tern::cli::cmd_eval, "evaluate a model on a labelled file, print the metrics as JSON"},
+    {"pack", tern::cli::cmd_pack, "re-save a model for shipping: smaller dtype, no optimizer state, metadata"},
     {"grad", tern::cli::cmd_grad, "loss and every parameter's gradient of a batch, as HF computes them"},
 };
 
