@@ -25,8 +25,10 @@ ParamArena& Model::pack() {
   for (auto& p : ps) {
     const int64_t n = p.value.numel();
     std::memcpy(arena_.values + off, p.value.contiguous().f32(), static_cast<size_t>(n) * sizeof(float));
-    p.value = Tensor::view_of(arena_values_.storage(), static_cast<size_t>(off) * 4, p.value.shape(), DType::F32);
-    p.grad = Tensor::view_of(arena_grads_.storage(), static_cast<size_t>(off) * 4, p.value.shape(), DType::F32);
+    p.value =
+        Tensor::view_of(arena_values_.storage(), static_cast<size_t>(off) * 4, p.value.shape(), DType::F32);
+    p.grad =
+        Tensor::view_of(arena_grads_.storage(), static_cast<size_t>(off) * 4, p.value.shape(), DType::F32);
     arena_.slices.push_back({&p, off, n});
     off += (n + 15) / 16 * 16;
   }
@@ -42,7 +44,8 @@ void Model::freeze(int64_t k) {
   LoadedModel& m = *lm_;
   const int64_t L = static_cast<int64_t>(m.layers_.size());
   const int64_t upto = k < 0 ? L : std::min(k, L);
-  const std::initializer_list<Param*> embeddings = {m.word_, m.pos_, m.type_, m.emb_ln_.gamma, m.emb_ln_.beta};
+  const std::initializer_list<Param*> embeddings = {m.word_, m.pos_, m.type_, m.emb_ln_.gamma,
+                                                    m.emb_ln_.beta};
   for (Param* p : embeddings)
     if (p) p->trainable = k == 0;
   for (int64_t i = 0; i < L; ++i) m.layers_[i].set_trainable(i >= upto);
@@ -51,10 +54,12 @@ void Model::freeze(int64_t k) {
     m.pos_->trainable = false;
 }
 
-bool Model::is_trainable(const Param* p) const { return p->trainable; }
+bool Model::is_trainable(const Param* p) const {
+  return p->trainable;
+}
 
-ModelOutputs Model::forward_train(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids,
-                                  const Dropout& dropout) {
+ModelOutputs Model::forward_train(const Tensor& input_ids, const Tensor& attention_mask,
+                                  const Tensor& token_type_ids, const Dropout& dropout) {
   pack();
   return lm_->forward(train_ws_, input_ids, attention_mask, token_type_ids, &dropout);
 }
@@ -72,8 +77,8 @@ void Model::backward_heads(const std::vector<const float*>& d_logits, const floa
   lm_->backward(train_ws_, d_logits, d_last_hidden, d_pooler);
 }
 
-void LoadedModel::backward(Workspace& ws, const std::vector<const float*>& d_logits, const float* d_last_hidden,
-                           const float* d_pooler) {
+void LoadedModel::backward(Workspace& ws, const std::vector<const float*>& d_logits,
+                           const float* d_last_hidden, const float* d_pooler) {
   TERN_CHECK(ws.train, "Model::backward without a forward_train before it");
   const int64_t B = ws.B, T = ws.T, C = cfg_.hidden, N = B * T;
   const uint64_t seed = dropout_seed(ws.drop);
@@ -132,8 +137,9 @@ void LoadedModel::backward(Workspace& ws, const std::vector<const float*>& d_log
 
   // Embeddings: dropout, LayerNorm, then scatter into the tables.
   dropout_apply(dx, N * C, DropoutMask{ws.drop.hidden, seed, 1});
-  layer_norm_backward(dx, ws.emb_in.data(), ws.emb_mean.data(), ws.emb_rstd.data(), emb_ln_.gamma->value.f32(), dx,
-                      emb_ln_.gamma->grad.f32(), emb_ln_.beta->grad.f32(), N, C);
+  layer_norm_backward(dx, ws.emb_in.data(), ws.emb_mean.data(), ws.emb_rstd.data(),
+                      emb_ln_.gamma->value.f32(), dx, emb_ln_.gamma->grad.f32(), emb_ln_.beta->grad.f32(), N,
+                      C);
   embedding_backward(ws.ids.i64(), N, dx, word_->grad.f32(), C);
   if (pos_->trainable) embedding_backward(ws.pos_ids.data(), N, dx, pos_->grad.f32(), C);
   if (type_) {

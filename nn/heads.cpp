@@ -17,17 +17,21 @@ void Pooler::forward(const float* first, float* pooled, int64_t B) const {
 }
 
 // pooled = tanh(z), z = x0 W^T + b:  dz = d_pooled * (1 - pooled^2);  dW += dz^T x0;  d_first = dz W.
-void Pooler::backward(const float* first, const float* pooled, float* d_pooled, float* d_first, int64_t B) const {
+void Pooler::backward(const float* first, const float* pooled, float* d_pooled, float* d_first,
+                      int64_t B) const {
   tanh_backward_from_output(pooled, d_pooled, d_pooled, B * dense_.out);
   dense_.backward(first, d_pooled, d_first, B, /*accumulate_dx=*/false);
 }
 
-void Pooler::set_trainable(bool on) { dense_.w->trainable = dense_.b->trainable = on; }
+void Pooler::set_trainable(bool on) {
+  dense_.w->trainable = dense_.b->trainable = on;
+}
 
 // ---- BERT: dropout + classifier on the pooled output ----
 
 BertClassificationHead::BertClassificationHead(ParamStore& ps, const std::string& head_name,
-                                               const std::string& out_name, int64_t C, int64_t L, ProblemType p)
+                                               const std::string& out_name, int64_t C, int64_t L,
+                                               ProblemType p)
     : Head(head_name, C, L, p), out_(ps, out_name, C, L, /*initialisable=*/true) {}
 
 void BertClassificationHead::forward(const float* x, float* logits, int64_t B, HeadCache& cc,
@@ -50,19 +54,23 @@ void BertClassificationHead::backward(const float* d_logits, float* dx, int64_t 
   dropout_apply(dx, B * hidden_, drop.input);
 }
 
-void BertClassificationHead::set_trainable(bool on) { out_.w->trainable = out_.b->trainable = on; }
+void BertClassificationHead::set_trainable(bool on) {
+  out_.w->trainable = out_.b->trainable = on;
+}
 
 // ---- RoBERTa / DistilBERT: dense + activation + output projection on the first token ----
 
 DenseClassificationHead::DenseClassificationHead(ParamStore& ps, const std::string& head_name,
                                                  const std::string& dense_name, const std::string& out_name,
-                                                 int64_t C, int64_t L, ProblemType p, Act act, bool input_dropout)
+                                                 int64_t C, int64_t L, ProblemType p, Act act,
+                                                 bool input_dropout)
     : Head(head_name, C, L, p),
       dense_(ps, dense_name, C, C, /*initialisable=*/true),
       out_(ps, out_name, C, L, /*initialisable=*/true),
       act_(act),
       input_dropout_(input_dropout) {
-  TERN_CHECK(act == Act::Tanh || act == Act::Relu, "classification head " << head_name << ": activation must be tanh or relu");
+  TERN_CHECK(act == Act::Tanh || act == Act::Relu,
+             "classification head " << head_name << ": activation must be tanh or relu");
 }
 
 void DenseClassificationHead::forward(const float* x, float* logits, int64_t B, HeadCache& cc,
@@ -120,9 +128,10 @@ std::unique_ptr<Head> make_head(Arch arch, ParamStore& ps, const std::string& na
       return std::make_unique<DenseClassificationHead>(ps, name, name + ".dense", name + ".out_proj", C, L, p,
                                                        Act::Tanh, /*input_dropout=*/true);
     case Arch::DistilBert:
-      return std::make_unique<DenseClassificationHead>(ps, name, hf ? "pre_classifier" : name + ".pre_classifier",
-                                                       hf ? "classifier" : name + ".classifier", C, L, p, Act::Relu,
-                                                       /*input_dropout=*/false);
+      return std::make_unique<DenseClassificationHead>(
+          ps, name, hf ? "pre_classifier" : name + ".pre_classifier",
+          hf ? "classifier" : name + ".classifier", C, L, p, Act::Relu,
+          /*input_dropout=*/false);
   }
   TERN_CHECK(false, "head " << name << ": unknown architecture");
   return nullptr;

@@ -26,11 +26,11 @@ namespace tern {
 
 // A head's buffers: scratch in inference, what backward needs in training.
 struct HeadCache {
-  Buffer x0;      // (B, C) the head's input after its first dropout (RoBERTa), or a copy of it
-  Buffer hidden;  // (B, C) after the dense layer and its activation (RoBERTa, DistilBERT)
-  Buffer in_out;  // (B, C) the input of the output projection, after dropout (training)
+  Buffer x0;        // (B, C) the head's input after its first dropout (RoBERTa), or a copy of it
+  Buffer hidden;    // (B, C) after the dense layer and its activation (RoBERTa, DistilBERT)
+  Buffer in_out;    // (B, C) the input of the output projection, after dropout (training)
   Buffer d_hidden;  // (B, C) gradient scratch
-  Buffer logits;  // (B, num_outputs)
+  Buffer logits;    // (B, num_outputs)
 };
 
 // Dropout of a head in a training forward: `input` before the first projection, `hidden` before the
@@ -65,7 +65,8 @@ class Head {
   ProblemType problem_type() const { return problem_type_; }
   virtual HeadInput input() const = 0;
   // x: (B, C) as input() says; logits: (B, num_outputs) out. `drop` non-null: training (cache + dropout).
-  virtual void forward(const float* x, float* logits, int64_t B, HeadCache& cache, const HeadDropout* drop) const = 0;
+  virtual void forward(const float* x, float* logits, int64_t B, HeadCache& cache,
+                       const HeadDropout* drop) const = 0;
   // Backward of the last training forward with `cache`: d_logits (B, num_outputs) in; dx (B, C) written.
   // Parameter gradients accumulate (+=) when trainable.
   virtual void backward(const float* d_logits, float* dx, int64_t B, HeadCache& cache,
@@ -90,8 +91,10 @@ class BertClassificationHead : public Head {
   BertClassificationHead(ParamStore& ps, const std::string& head_name, const std::string& out_name, int64_t C,
                          int64_t L, ProblemType p);
   HeadInput input() const override { return HeadInput::Pooled; }
-  void forward(const float* x, float* logits, int64_t B, HeadCache& cache, const HeadDropout* drop) const override;
-  void backward(const float* d_logits, float* dx, int64_t B, HeadCache& cache, const HeadDropout& drop) const override;
+  void forward(const float* x, float* logits, int64_t B, HeadCache& cache,
+               const HeadDropout* drop) const override;
+  void backward(const float* d_logits, float* dx, int64_t B, HeadCache& cache,
+                const HeadDropout& drop) const override;
   void set_trainable(bool on) override;
   double flops(int64_t B) const override { return 2.0 * B * hidden_ * num_outputs_; }
 
@@ -107,8 +110,10 @@ class DenseClassificationHead : public Head {
                           const std::string& out_name, int64_t C, int64_t L, ProblemType p, Act act,
                           bool input_dropout);
   HeadInput input() const override { return HeadInput::FirstToken; }
-  void forward(const float* x, float* logits, int64_t B, HeadCache& cache, const HeadDropout* drop) const override;
-  void backward(const float* d_logits, float* dx, int64_t B, HeadCache& cache, const HeadDropout& drop) const override;
+  void forward(const float* x, float* logits, int64_t B, HeadCache& cache,
+               const HeadDropout* drop) const override;
+  void backward(const float* d_logits, float* dx, int64_t B, HeadCache& cache,
+                const HeadDropout& drop) const override;
   void set_trainable(bool on) override;
   double flops(int64_t B) const override { return 2.0 * B * hidden_ * (hidden_ + num_outputs_); }
 

@@ -45,7 +45,8 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
   const int64_t C = c.hidden;
   // Embeddings.
   word_ = ps_.take(p + ".embeddings.word_embeddings.weight", {c.vocab_size, C}, Init::Normal);
-  if (c.arch == Arch::DistilBert && c.sinusoidal_positions && !ps_.has(p + ".embeddings.position_embeddings.weight")) {
+  if (c.arch == Arch::DistilBert && c.sinusoidal_positions &&
+      !ps_.has(p + ".embeddings.position_embeddings.weight")) {
     // DistilBERT's fixed sinusoidal table (create_sinusoidal_embeddings) when the checkpoint omits it.
     Tensor t = Tensor::empty({c.max_positions, C});
     float* w = t.f32();
@@ -85,8 +86,12 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
   }
   // What an encoder or classifier built from another head's checkpoint leaves unused, as HF reports
   // "Some weights of the model checkpoint were not used".
-  std::vector<std::string> skippable = {"cls.", "lm_head.", "vocab_transform.", "vocab_layer_norm.",
-                                        "vocab_projector.", p + ".embeddings.position_ids"};
+  std::vector<std::string> skippable = {"cls.",
+                                        "lm_head.",
+                                        "vocab_transform.",
+                                        "vocab_layer_norm.",
+                                        "vocab_projector.",
+                                        p + ".embeddings.position_ids"};
   if (!pooler_) skippable.push_back(pool + ".");
   ps_.finish(skippable);
 }
@@ -127,7 +132,9 @@ double LoadedModel::flops(int64_t B, int64_t T) const {
   return f;
 }
 
-uint64_t dropout_seed(const Dropout& d) { return d.seed * 0x100000001B3ull + d.step; }
+uint64_t dropout_seed(const Dropout& d) {
+  return d.seed * 0x100000001B3ull + d.step;
+}
 
 // Dropout streams: 1 embeddings, 2 / 3 the first head, (i+1) << 32 attention probabilities of layer i,
 // 16 + 4i / 17 + 4i its two residual branches, (k+1) << 56 | 2 / 3 head k > 0.
@@ -180,9 +187,9 @@ void LoadedModel::embed(Workspace& ws, const int64_t* ids, const int64_t* tti, i
     }
   }
   for (int64_t n = 0; n < N; ++n)
-    TERN_CHECK(pos_ids[n] < c.max_positions, "sequence of length " << T << " needs position " << pos_ids[n]
-                                                                    << " but the model has max_position_embeddings = "
-                                                                    << c.max_positions);
+    TERN_CHECK(pos_ids[n] < c.max_positions,
+               "sequence of length " << T << " needs position " << pos_ids[n]
+                                     << " but the model has max_position_embeddings = " << c.max_positions);
   embedding_gather(pos_ids.data(), N, pos_->value.f32(), c.max_positions, C, out, /*accumulate=*/true);
 }
 
@@ -196,7 +203,8 @@ float* build_mask_add(const Tensor& mask, Buffer& out) {
   float* madd = out.get(N);
   const int64_t* m = mask.i64();
   for (int64_t n = 0; n < N; ++n) {
-    TERN_CHECK(m[n] == 0 || m[n] == 1, "attention_mask holds " << m[n] << " at " << n << " (expected 0 or 1)");
+    TERN_CHECK(m[n] == 0 || m[n] == 1,
+               "attention_mask holds " << m[n] << " at " << n << " (expected 0 or 1)");
     madd[n] = m[n] ? 0.f : -FLT_MAX;
   }
   return madd;
@@ -217,12 +225,14 @@ ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const 
   Tensor mask, tti;
   if (attention_mask.defined()) {
     TERN_CHECK(attention_mask.dtype() == DType::I64 && attention_mask.shape() == input_ids.shape(),
-               "attention_mask must be int64 " << shape_str(input_ids.shape()) << ", got " << attention_mask.describe());
+               "attention_mask must be int64 " << shape_str(input_ids.shape()) << ", got "
+                                               << attention_mask.describe());
     mask = attention_mask.contiguous();
   }
   if (token_type_ids.defined() && type_) {
     TERN_CHECK(token_type_ids.dtype() == DType::I64 && token_type_ids.shape() == input_ids.shape(),
-               "token_type_ids must be int64 " << shape_str(input_ids.shape()) << ", got " << token_type_ids.describe());
+               "token_type_ids must be int64 " << shape_str(input_ids.shape()) << ", got "
+                                               << token_type_ids.describe());
     tti = token_type_ids.contiguous();
   }
   const float* madd = build_mask_add(mask, ws.mask_add);  // (B, T) or null
@@ -257,7 +267,8 @@ ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const 
       layers_[i].forward(x, y, madd, B, T, ws.layers[i], /*train=*/true, &ld);
       x = y;
     }
-    out.last_hidden_state = ws.layers.empty() ? ws.emb_out.view({B, T, C}) : ws.layers.back().out.view({B, T, C});
+    out.last_hidden_state =
+        ws.layers.empty() ? ws.emb_out.view({B, T, C}) : ws.layers.back().out.view({B, T, C});
   } else {
     float* a = ws.x0.get(N * C);
     float* b = ws.x1.get(N * C);
@@ -310,7 +321,8 @@ ModelOutputs ModelRunner::forward(const Tensor& input_ids, const Tensor& attenti
 Model::Model(const ModelConfig& cfg, TensorMap tensors, const std::string& source, const ModelOptions& opt)
     : lm_(std::make_shared<LoadedModel>(cfg, std::move(tensors), source, opt)) {}
 
-std::unique_ptr<Model> Model::from_bundle(ModelBundle& bundle, const std::string& source, const ModelOptions& opt) {
+std::unique_ptr<Model> Model::from_bundle(ModelBundle& bundle, const std::string& source,
+                                          const ModelOptions& opt) {
   ModelConfig cfg = parse_config(bundle.config_json, source + " (config)");
   auto m = std::make_unique<Model>(cfg, std::move(bundle.tensors), source, opt);
   m->lm_->tokenizer_files_ = bundle.tokenizer_files;
@@ -318,7 +330,8 @@ std::unique_ptr<Model> Model::from_bundle(ModelBundle& bundle, const std::string
   return m;
 }
 
-ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids) {
+ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mask,
+                            const Tensor& token_type_ids) {
   return lm_->forward(ws_, input_ids, attention_mask, token_type_ids);
 }
 

@@ -1,7 +1,8 @@
 // Encoder models and their sequence-classification heads, as Hugging Face builds them:
 //   BertModel / BertForSequenceClassification       (transformers/models/bert/modeling_bert.py)
 //   RobertaModel / RobertaForSequenceClassification (transformers/models/roberta/modeling_roberta.py)
-//   DistilBertModel / DistilBertForSequenceClassification (transformers/models/distilbert/modeling_distilbert.py)
+//   DistilBertModel / DistilBertForSequenceClassification
+//   (transformers/models/distilbert/modeling_distilbert.py)
 #pragma once
 #include <map>
 #include <memory>
@@ -20,9 +21,9 @@ struct ModelOutputs {
   // Views into the runner's (or Model's) workspace, reused across calls so that no fresh memory is touched
   // per batch: valid until the next forward of the same runner (Model: the next forward() resp.
   // forward_train()); clone() to keep them.
-  Tensor last_hidden_state;  // (B, T, C)
-  Tensor pooler_output;      // (B, C), when the model has a pooler
-  Tensor logits;             // (B, num_labels) of the first head, when the model has a head
+  Tensor last_hidden_state;         // (B, T, C)
+  Tensor pooler_output;             // (B, C), when the model has a pooler
+  Tensor logits;                    // (B, num_labels) of the first head, when the model has a head
   std::vector<Tensor> head_logits;  // (B, num_outputs of head k) per head, in LoadedModel::heads() order
 };
 
@@ -60,9 +61,9 @@ struct HeadSpec {
 };
 
 struct ModelOptions {
-  BindOptions bind;            // init_missing: create a head / pooler the checkpoint lacks (training)
-  bool force_head = false;     // put a sequence-classification head on an encoder checkpoint
-  bool force_pooler = false;   // BERT: have a pooler even when the checkpoint has none (it is initialised)
+  BindOptions bind;           // init_missing: create a head / pooler the checkpoint lacks (training)
+  bool force_head = false;    // put a sequence-classification head on an encoder checkpoint
+  bool force_pooler = false;  // BERT: have a pooler even when the checkpoint has none (it is initialised)
   std::vector<HeadSpec> extra_heads;  // more heads on the same encoder, after the config's own
 };
 
@@ -73,19 +74,19 @@ uint64_t dropout_seed(const Dropout& d);
 // one for inference; Model (training) owns one for its training forward, which also keeps there what
 // backward needs. Views returned by a forward point into it.
 struct Workspace {
-  Buffer x0, x1;                  // (B, T, C) hidden states, ping-pong between layers (inference)
-  Buffer mask_add;                // (B, T) additive key mask
-  std::vector<int64_t> pos_ids;   // (B, T) position ids
-  Buffer first, pooled;           // (B, C) first token's hidden state, pooler output
-  LayerCache layer;               // one layer's scratch, shared by all layers (inference)
-  std::vector<HeadCache> heads;   // per head (its logits (B, L) included)
+  Buffer x0, x1;                 // (B, T, C) hidden states, ping-pong between layers (inference)
+  Buffer mask_add;               // (B, T) additive key mask
+  std::vector<int64_t> pos_ids;  // (B, T) position ids
+  Buffer first, pooled;          // (B, C) first token's hidden state, pooler output
+  LayerCache layer;              // one layer's scratch, shared by all layers (inference)
+  std::vector<HeadCache> heads;  // per head (its logits (B, L) included)
   // Training: what backward needs.
-  bool train = false;             // the last forward was a training forward
+  bool train = false;  // the last forward was a training forward
   Dropout drop;
   int64_t B = 0, T = 0;
-  Tensor ids, tti;                // int64 (B, T) copies of the inputs
+  Tensor ids, tti;                             // int64 (B, T) copies of the inputs
   Buffer emb_in, emb_mean, emb_rstd, emb_out;  // (B*T, C), (B*T), (B*T), (B*T, C): embedding LayerNorm
-  std::vector<LayerCache> layers;  // per layer
+  std::vector<LayerCache> layers;              // per layer
   GradScratch gs;
   Buffer d_first, d_pooled, d_head;  // (B, C) gradient scratch
 };
@@ -108,16 +109,18 @@ class LoadedModel {
  public:
   // Builds from a config and a checkpoint's tensors (consumed). Fails naming the tensor on a missing,
   // unexpected or mis-shaped one. `source` names the checkpoint in messages.
-  LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::string& source, const ModelOptions& opt = {});
+  LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::string& source,
+              const ModelOptions& opt = {});
   LoadedModel(const LoadedModel&) = delete;
   LoadedModel& operator=(const LoadedModel&) = delete;
-  // The bundle's tensors are consumed; its tokenizer files and metadata are kept (tokenizer_files(), metadata()).
+  // The bundle's tensors are consumed; its tokenizer files and metadata are kept (tokenizer_files(),
+  // metadata()).
   static std::shared_ptr<const LoadedModel> from_bundle(ModelBundle& bundle, const std::string& source,
                                                         const ModelOptions& opt = {});
 
   // The one forward of the engine, inference and training alike. input_ids, attention_mask: int64 (B, T);
-  // token_type_ids: int64 (B, T) or undefined (zeros). train: keep in `ws` what backward needs and apply
-  // `ws.drop`'s dropout (only Model uses it: backward changes the parameters' gradients).
+  // token_type_ids: int64 (B, T) or undefined (zeros). train non-null: apply that dropout and keep in `ws`
+  // what backward needs (only Model trains: its backward changes the parameters' gradients).
   ModelOutputs forward(Workspace& ws, const Tensor& input_ids, const Tensor& attention_mask,
                        const Tensor& token_type_ids, const Dropout* train = nullptr) const;
 
@@ -144,7 +147,7 @@ class LoadedModel {
 
  private:
   friend class Model;  // training changes the parameters (arena, freezing, gradients)
-  // out = LN(word[ids] + type[tti] + pos[pos_ids]); with stats: LayerNorm into `ln_out` keeping mean / rstd.
+  // out (B*T, C) = word[ids] + type[tti] + pos[pos_ids], position ids into ws.pos_ids (no LayerNorm).
   void embed(Workspace& ws, const int64_t* ids, const int64_t* tti, int64_t B, int64_t T, float* out) const;
   LayerDropout layer_dropout(const Dropout& d, int64_t i) const;
   HeadDropout head_dropout(const Dropout& d, size_t k) const;
@@ -206,8 +209,8 @@ class Model {
   void freeze(int64_t frozen_layers);
   bool is_trainable(const Param* p) const;
   // Forward that keeps, per layer, what backward needs; dropout as given.
-  ModelOutputs forward_train(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids,
-                             const Dropout& dropout = {});
+  ModelOutputs forward_train(const Tensor& input_ids, const Tensor& attention_mask,
+                             const Tensor& token_type_ids, const Dropout& dropout = {});
   // Backward of the last forward_train: accumulates (+=) d loss / d parameter into the arena's grads.
   // d_logits: (B, num_labels) for a model with a head; d_last_hidden: (B, T, C); d_pooler: (B, C) for a
   // model with a pooler. Any may be null.
@@ -220,7 +223,9 @@ class Model {
   ParamStore& params() { return lm_->ps_; }
   bool has_pooler() const { return lm_->has_pooler(); }
   bool has_head() const { return lm_->has_head(); }
-  std::string checkpoint_name(const std::string& param_name) const { return lm_->checkpoint_name(param_name); }
+  std::string checkpoint_name(const std::string& param_name) const {
+    return lm_->checkpoint_name(param_name);
+  }
   const std::vector<std::string>& skipped() const { return lm_->skipped(); }
   const std::vector<std::string>& initialised() const { return lm_->initialised(); }
   double flops(int64_t B, int64_t T) const { return lm_->flops(B, T); }

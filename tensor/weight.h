@@ -15,7 +15,7 @@ const char* weight_type_name(WeightType t);  // "float32", "bfloat16", "int8"
 // cols = input features (in), leading dimension ld >= cols (in elements).
 struct WeightRef {
   WeightType type = WeightType::F32;
-  const void* data = nullptr;     // (rows, ld) elements of `type`
+  const void* data = nullptr;  // (rows, ld) elements of `type`
   int64_t rows = 0, cols = 0, ld = 0;
   const float* scales = nullptr;  // (rows) per output channel: required for I8, null otherwise
 

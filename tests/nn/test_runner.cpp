@@ -18,8 +18,8 @@ using tern::test::bit_equal;
 
 namespace {
 
-const char* kTinyNames[] = {"bert_model", "bert_seqcls_multi19", "bert_seqcls_regr1", "bert_seqcls_single3",
-                            "distilbert_seqcls6", "roberta_seqcls3"};
+const char* kTinyNames[] = {"bert_model",          "bert_seqcls_multi19", "bert_seqcls_regr1",
+                            "bert_seqcls_single3", "distilbert_seqcls6",  "roberta_seqcls3"};
 
 struct Inputs {
   Tensor ids, mask, tti;
@@ -29,7 +29,8 @@ Inputs fixture_inputs(const std::string& dir) {
   const std::string ref = dir + "/reference.h5";
   TensorMap in = read_h5_arrays(ref, std::vector<std::string>{"input_ids", "attention_mask"}, "inputs");
   TensorMap tti = read_h5_arrays(ref, std::vector<std::string>{"token_type_ids"}, "inputs", false);
-  return {in.at("input_ids"), in.at("attention_mask"), tti.count("token_type_ids") ? tti.at("token_type_ids") : Tensor()};
+  return {in.at("input_ids"), in.at("attention_mask"),
+          tti.count("token_type_ids") ? tti.at("token_type_ids") : Tensor()};
 }
 
 // Rows [r0, r1) of an int64 (B, T) tensor (undefined stays undefined).
@@ -76,8 +77,8 @@ TEST(Runner, MatchesHfAndModelBitForBit) {
     EXPECT_TRUE(bit_equal(o.last_hidden_state, m.last_hidden_state)) << name;
     EXPECT_EQ(lm->has_pooler(), model->has_pooler()) << name;
     EXPECT_EQ(lm->has_head(), model->has_head()) << name;
-    TensorMap want = read_h5_arrays(dir + "/reference.h5", std::vector<std::string>{"pooler_output", "logits"},
-                                    "outputs", false);
+    TensorMap want = read_h5_arrays(dir + "/reference.h5",
+                                    std::vector<std::string>{"pooler_output", "logits"}, "outputs", false);
     EXPECT_EQ(o.pooler_output.defined(), want.count("pooler_output") > 0) << name;
     EXPECT_EQ(o.logits.defined(), want.count("logits") > 0) << name;
     if (o.pooler_output.defined()) {
@@ -110,7 +111,8 @@ TEST(Runner, TwoThreadsGiveTheBitsOfOne) {
     {
       ModelRunner alone(lm);
       for (auto [r0, r1] : work)
-        want.push_back(keep(alone.forward(rows(in.ids, r0, r1), rows(in.mask, r0, r1), rows(in.tti, r0, r1))));
+        want.push_back(
+            keep(alone.forward(rows(in.ids, r0, r1), rows(in.mask, r0, r1), rows(in.tti, r0, r1))));
     }
     constexpr int kThreads = 2, kRounds = 4;
     std::vector<std::vector<Kept>> got(kThreads);
