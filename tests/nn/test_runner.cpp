@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "nn/model.h"
@@ -173,4 +174,22 @@ TEST(Runner, LoadModelSharedFromTernFile) {
   EXPECT_TRUE(bit_equal(a.logits, o.logits));
   // A missing file is an error that names it.
   EXPECT_THROW(load_model_shared(tmp.file("absent.h5")), Error);
+}
+
+// Workers keep runners in containers: a runner moves (its buffers with it) and is not copied by accident.
+static_assert(std::is_nothrow_move_constructible_v<ModelRunner>);
+static_assert(!std::is_copy_constructible_v<LoadedModel>);
+
+TEST(Runner, RunnersMoveIntoContainers) {
+  const std::string dir = test::kTiny + "/distilbert_seqcls6";
+  ModelBundle b = import_hf(dir);
+  std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir);
+  const Inputs in = fixture_inputs(dir);
+  ModelRunner first(lm);
+  const Kept want = keep(first.forward(in.ids, in.mask, in.tti));
+  std::vector<ModelRunner> pool;
+  pool.push_back(std::move(first));
+  pool.emplace_back(lm);
+  for (ModelRunner& r : pool) EXPECT_TRUE(bit_equal(r.forward(in.ids, in.mask, in.tti).logits, want.logits));
+  EXPECT_EQ(lm.use_count(), 3);  // lm + two runners
 }
