@@ -143,8 +143,12 @@ TEST(Runner, TwoThreadsGiveTheBitsOfOne) {
       for (size_t j = 0; j < work.size(); ++j) {
         const size_t i = w % 2 ? work.size() - 1 - j : j;
         EXPECT_TRUE(bit_equal(got[w][j].lhs, want[i].lhs)) << name << " worker " << w << " batch " << i;
-        if (want[i].pooled.defined()) EXPECT_TRUE(bit_equal(got[w][j].pooled, want[i].pooled)) << name;
-        if (want[i].logits.defined()) EXPECT_TRUE(bit_equal(got[w][j].logits, want[i].logits)) << name;
+        if (want[i].pooled.defined()) {
+          EXPECT_TRUE(bit_equal(got[w][j].pooled, want[i].pooled)) << name;
+        }
+        if (want[i].logits.defined()) {
+          EXPECT_TRUE(bit_equal(got[w][j].logits, want[i].logits)) << name;
+        }
       }
     }
   }
