@@ -2,20 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
-#include "nn/model.h"
-#include "tensor/check.h"
 #include "tensor/threads.h"
-#include "tokenizer/tokenizer.h"
-#include "train/dataset.h"
-#include "train/losses.h"
-#include "train/metrics.h"
 #include "train/trainer.h"
-#include "weights/model_file.h"
 
 namespace tern::cli {
 
@@ -31,7 +23,6 @@ const char* kAbout =
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  using nlohmann::json;
   CLI::App app("", "tern eval");
   app.footer(kAbout);
   init_app(app);
@@ -68,62 +59,26 @@ int cmd_eval(int argc, char** argv) {
   if (!parse_args(app, argc, argv)) return 0;
   apply_threads(threads);
   const auto t0 = std::chrono::steady_clock::now();
-  ModelBundle bundle = load_model(model_path);
-  json recipe = json::object();
-  if (auto it = bundle.metadata.find("training"); it != bundle.metadata.end()) {
-    json t = json::parse(it->second, nullptr, false);
-    if (t.is_object() && t.contains("recipe")) recipe = t["recipe"];
-  }
-  train::TargetScaler scaler;
-  if (auto it = bundle.metadata.find("target_scaling"); it != bundle.metadata.end())
-    scaler = train::TargetScaler::from_json(it->second);
-  auto model = Model::from_bundle(bundle, model_path);
-  TERN_CHECK(model->has_head(), model_path
-                                    << ": the model has no classification / regression head (train one "
-                                       "with tern train)");
-  const ModelConfig& cfg = model->config();
-  train::Task task;
-  if (task_opt->count()) {
-    task = train::task_from_name(task_name);
-  } else {
-    const ProblemType p = cfg.problem_type != ProblemType::Unspecified ? cfg.problem_type
-                          : cfg.num_labels == 1                        ? ProblemType::Regression
-                                                                       : ProblemType::SingleLabel;
-    task = p == ProblemType::SingleLabel  ? train::Task::Single
-           : p == ProblemType::MultiLabel ? train::Task::Multi
-                                          : train::Task::Regression;
-  }
-  const int64_t L = cfg.num_labels;
-  train::ReadOptions ro;
-  ro.text_field = text_field_opt->count() ? text_field : recipe.value("text_field", std::string("text"));
-  ro.label_fields = label_fields;
-  if (ro.label_fields.empty() && recipe.contains("label_fields"))
-    ro.label_fields = recipe["label_fields"].get<std::vector<std::string>>();
-  ro.skip_bad_rows = skip_bad_rows;
-  ro.quoting = quoting == "auto"   ? train::Quoting::Auto
-               : quoting == "none" ? train::Quoting::None
-                                   : train::Quoting::Rfc4180;
-  train::LabelSpec spec{task, task == train::Task::Regression ? std::vector<std::string>{} : cfg.labels, L};
-  train::Dataset d = train::read_dataset(input, spec, ro);
-  if (d.skipped)
-    std::fprintf(stderr, "tern eval: skipped %lld bad rows, e.g. %s\n", static_cast<long long>(d.skipped),
-                 d.skip_reasons[0].c_str());
-  if (!max_length_opt->count()) max_length = recipe.value("max_length", 64);
-  const bool normalize = normalize_flag || recipe.value("normalize_tweets", false);
-  const tok::Tokenizer tk = tok::Tokenizer::from_files(bundle.tokenizer_files, model_path);
-  train::Encoded e = train::encode_texts(tk, d.texts, max_length, normalize);
-  std::vector<float> out = train::predict_logits(*model, e, batch);
-  const int64_t N = static_cast<int64_t>(d.size());
-  if (task == train::Task::Regression) scaler.inverse(out.data(), N);
-  train::Evaluation ev = train::evaluate(train::task_name(task), d.targets, out, N, L, cfg.labels);
-  json j = json::parse(ev.json);
-  j["model"] = model_path;
-  j["input"] = input;
-  j["task"] = train::task_name(task);
-  if (d.skipped) j["skipped_rows"] = d.skipped;
-  std::printf("%s\n", j.dump(2).c_str());
+  train::EvalOptions o;
+  o.model_path = model_path;
+  o.input_path = input;
+  if (text_field_opt->count()) o.text_field = text_field;
+  o.label_fields = label_fields;
+  o.skip_bad_rows = skip_bad_rows;
+  o.quoting = quoting == "auto"   ? train::Quoting::Auto
+              : quoting == "none" ? train::Quoting::None
+                                  : train::Quoting::Rfc4180;
+  if (task_opt->count()) o.task = train::task_from_name(task_name);
+  if (max_length_opt->count()) o.max_length = max_length;
+  o.normalize_tweets = normalize_flag;
+  o.batch_size = batch;
+  const train::FileEvaluation ev = train::evaluate_file(o);
+  if (ev.skipped)
+    std::fprintf(stderr, "tern eval: skipped %lld bad rows, e.g. %s\n", static_cast<long long>(ev.skipped),
+                 ev.first_skip_reason.c_str());
+  std::printf("%s\n", ev.json.c_str());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "tern eval: %lld rows in %.1f s (%d threads)\n", static_cast<long long>(N), s,
+  std::fprintf(stderr, "tern eval: %lld rows in %.1f s (%d threads)\n", static_cast<long long>(ev.rows), s,
                num_threads());
   return 0;
 }
