@@ -154,15 +154,15 @@ class TrainReporter {
  public:
   virtual ~TrainReporter() = default;
   // Facts worth a line: parameters initialised, a head layer re-initialised, resuming.
-  virtual void note(const std::string& message) {}
-  virtual void data_loaded(const DataReport& r) {}
-  virtual void plan(const PlanReport& r) {}
-  virtual void epoch_begin(int64_t epoch, int64_t epochs, int64_t batches) {}  // epoch 1-based
+  virtual void note(const std::string& /*message*/) {}
+  virtual void data_loaded(const DataReport& /*r*/) {}
+  virtual void plan(const PlanReport& /*r*/) {}
+  virtual void epoch_begin(int64_t /*epoch*/, int64_t /*epochs*/, int64_t /*batches*/) {}  // epoch 1-based
   // After each micro-batch: batches done in this epoch, rows seen, smoothed (EMA 0.98) loss.
-  virtual void batch_done(int64_t batches_done, int64_t rows_seen, double smoothed_loss) {}
-  virtual void epoch_end(const EpochReport& r) {}
-  virtual void early_stopping(const std::string& metric, int64_t epochs_without_improvement) {}
-  virtual void finished(const TrainSummary& s) {}  // not called when no epoch was kept
+  virtual void batch_done(int64_t /*batches_done*/, int64_t /*rows_seen*/, double /*smoothed_loss*/) {}
+  virtual void epoch_end(const EpochReport& /*r*/) {}
+  virtual void early_stopping(const std::string& /*metric*/, int64_t /*epochs_without_improvement*/) {}
+  virtual void finished(const TrainSummary& /*s*/) {}  // not called when no epoch was kept
 };
 
 // Fine-tuning as phases: build_model(), load_data(), prepare(), resume() (no-op without resume_path),
