@@ -16,9 +16,10 @@
 namespace tern::cli {
 
 int cmd_pack(int argc, char** argv) {
-  CLI::App app{"Re-saves a tern model for shipping: optimizer state dropped, floating-point parameters in the\n"
-               "given storage dtype, metadata entries set (KEY=VALUE, or KEY=@FILE for a file's text).",
-               "tern pack"};
+  CLI::App app{
+      "Re-saves a tern model for shipping: optimizer state dropped, floating-point parameters in the\n"
+      "given storage dtype, metadata entries set (KEY=VALUE, or KEY=@FILE for a file's text).",
+      "tern pack"};
   init_app(app);
   std::string model, out, dtype = "keep";
   std::vector<std::string> meta, drop;

@@ -25,7 +25,8 @@ struct WeightRef;  // tensor/weight.h
 // W as stored in `w` (torch.nn.Linear layout). x: (M, w.cols) with leading dimension ldx; y: (M, w.rows)
 // with leading dimension ldy. Dispatches on w.type: float32 is sgemm(false, true, ...) (the same bits);
 // bfloat16 and int8 are not implemented yet and fail naming the type.
-void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, float beta, float* y, int64_t ldy);
+void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, float beta, float* y,
+                 int64_t ldy);
 
 GemmBackend gemm_backend();
 void set_gemm_backend(GemmBackend b);
