@@ -75,32 +75,23 @@ bool is_utf8_name(const std::string& e) {
 
 }  // namespace
 
-struct RecordReader::Impl {
+struct LineReader::Impl {
   std::string name;
-  ReaderOptions opt;
-  InputFormat format = InputFormat::Auto;
+  int64_t max_line = 0;  // 0: no limit
   int fd = -1;
   bool owned = false;
   gzFile gz = nullptr;
   int64_t total = 0;
-  iconv_t cd = reinterpret_cast<iconv_t>(-1);
-
-  // Physical line reading.
   std::vector<char> buf = std::vector<char>(1 << 20);
   size_t pos = 0, end = 0;
   bool eof = false;
   int64_t lineno = 0;  // lines consumed so far
-
-  std::vector<std::string> columns;
-  bool header_done = false;
-  bool started = false;
 
   ~Impl() {
     if (gz)
       gzclose(gz);  // closes fd too
     else if (owned && fd >= 0)
       ::close(fd);
-    if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
   }
 
   bool fill() {
@@ -130,12 +121,10 @@ struct RecordReader::Impl {
     return true;
   }
 
-  // One physical line without "\n" (and without one trailing "\r"). Returns false at the end. A line
-  // longer than the limit is consumed and flagged (`too_long`), its bytes dropped.
-  bool read_line(std::string& out, bool& too_long) {
+  bool next(std::string& out, bool& too_long) {
     out.clear();
     too_long = false;
-    const size_t limit = static_cast<size_t>(opt.max_line_bytes);
+    const size_t limit = max_line > 0 ? static_cast<size_t>(max_line) : SIZE_MAX;
     bool any = false;
     for (;;) {
       if (pos == end && !fill()) {
@@ -161,6 +150,74 @@ struct RecordReader::Impl {
       }
     }
     ++lineno;
+    return true;
+  }
+};
+
+LineReader::LineReader(const std::string& path, int64_t max_line_bytes) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.max_line = max_line_bytes;
+  if (path == "-") {
+    m.name = "<stdin>";
+    m.fd = STDIN_FILENO;
+  } else {
+    m.name = path;
+    m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    TERN_CHECK(m.fd >= 0, path << ": cannot open: " << std::strerror(errno));
+    m.owned = true;
+    struct stat st;
+    TERN_CHECK(::fstat(m.fd, &st) == 0, path << ": " << std::strerror(errno));
+    TERN_CHECK(!S_ISDIR(st.st_mode), path << ": is a directory");
+    if (S_ISREG(st.st_mode)) m.total = st.st_size;
+  }
+  // gzread closes the descriptor it was given; stdin is duplicated so that it stays open.
+  const int gfd = m.owned ? m.fd : ::dup(m.fd);
+  TERN_CHECK(gfd >= 0, m.name << ": " << std::strerror(errno));
+  m.gz = gzdopen(gfd, "rb");
+  TERN_CHECK(m.gz, m.name << ": cannot read");
+  gzbuffer(m.gz, 1 << 18);
+}
+LineReader::~LineReader() = default;
+bool LineReader::next(std::string& line, bool* too_long) {
+  bool tl = false;
+  const bool got = impl_->next(line, tl);
+  if (too_long) *too_long = tl;
+  return got;
+}
+int64_t LineReader::line() const {
+  return impl_->lineno;
+}
+const std::string& LineReader::name() const {
+  return impl_->name;
+}
+int64_t LineReader::bytes_read() const {
+  return impl_->gz ? static_cast<int64_t>(gzoffset(impl_->gz)) : 0;
+}
+int64_t LineReader::total_bytes() const {
+  return impl_->total;
+}
+
+struct RecordReader::Impl {
+  std::string name;
+  ReaderOptions opt;
+  InputFormat format = InputFormat::Auto;
+  std::unique_ptr<LineReader> lines;
+  iconv_t cd = reinterpret_cast<iconv_t>(-1);
+  int64_t lineno = 0;  // lines consumed so far
+
+  std::vector<std::string> columns;
+  bool header_done = false;
+  bool started = false;
+
+  ~Impl() {
+    if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+  }
+
+  // One physical line without "\n" and without one trailing "\r". Returns false at the end. A line
+  // longer than the limit is consumed and flagged (`too_long`), its bytes dropped.
+  bool read_line(std::string& out, bool& too_long) {
+    if (!lines->next(out, &too_long)) return false;
+    lineno = lines->line();
     if (!out.empty() && out.back() == '\r') out.pop_back();
     return true;
   }
@@ -434,25 +491,8 @@ RecordReader::RecordReader(const std::string& path, const ReaderOptions& opt)
   Impl& m = *impl_;
   m.opt = opt;
   TERN_CHECK(opt.max_line_bytes > 0, "max_line_bytes must be > 0");
-  if (path == "-") {
-    m.name = "<stdin>";
-    m.fd = STDIN_FILENO;
-  } else {
-    m.name = path;
-    m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    TERN_CHECK(m.fd >= 0, path << ": cannot open: " << std::strerror(errno));
-    m.owned = true;
-    struct stat st;
-    TERN_CHECK(::fstat(m.fd, &st) == 0, path << ": " << std::strerror(errno));
-    TERN_CHECK(!S_ISDIR(st.st_mode), path << ": is a directory");
-    if (S_ISREG(st.st_mode)) m.total = st.st_size;
-  }
-  // gzread closes the descriptor it was given; stdin is duplicated so that it stays open.
-  const int gfd = m.owned ? m.fd : ::dup(m.fd);
-  TERN_CHECK(gfd >= 0, m.name << ": " << std::strerror(errno));
-  m.gz = gzdopen(gfd, "rb");
-  TERN_CHECK(m.gz, m.name << ": cannot read");
-  gzbuffer(m.gz, 1 << 18);
+  m.lines = std::make_unique<LineReader>(path, opt.max_line_bytes);
+  m.name = m.lines->name();
   m.format = opt.format == InputFormat::Auto && path != "-" ? format_from_name(path) : opt.format;
   if (!is_utf8_name(opt.encoding)) {
     m.cd = iconv_open("UTF-8", opt.encoding.c_str());
@@ -477,10 +517,10 @@ const std::vector<std::string>& RecordReader::columns() const {
   return impl_->columns;
 }
 int64_t RecordReader::bytes_read() const {
-  return impl_->gz ? static_cast<int64_t>(gzoffset(impl_->gz)) : 0;
+  return impl_->lines->bytes_read();
 }
 int64_t RecordReader::total_bytes() const {
-  return impl_->total;
+  return impl_->lines->total_bytes();
 }
 
 const json* find_field(const json& obj, const std::string& dotted) {

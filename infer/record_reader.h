@@ -46,6 +46,29 @@ struct Record {
   std::unique_ptr<nlohmann::json> json_;
 };
 
+// Raw lines of a file or stdin ("-"), gzip detected by its magic bytes: each line's bytes verbatim ("\r" and
+// NUL kept) without its "\n". The building block of RecordReader, and `tern tokenize`'s input.
+class LineReader {
+ public:
+  // max_line_bytes 0: no limit. Throws tern::Error naming the file when it cannot be opened.
+  explicit LineReader(const std::string& path, int64_t max_line_bytes = 0);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+  // The next line; false at the end. A line over the limit is consumed, its bytes dropped, and
+  // *too_long set. Throws tern::Error (naming the file) on a read error or a damaged gzip stream.
+  bool next(std::string& line, bool* too_long = nullptr);
+  int64_t line() const;             // lines returned so far
+  const std::string& name() const;  // the path, or "<stdin>"
+  int64_t bytes_read() const;       // of the file as stored (compressed bytes for gzip)
+  int64_t total_bytes() const;      // size of a regular file, 0 when unknown
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 class RecordReader {
  public:
   // "-" = stdin. gzip is detected by its magic bytes (any name). Throws tern::Error naming the file when

@@ -1,5 +1,6 @@
 #include "infer/writer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,8 +16,13 @@ namespace tern::infer {
 
 LineWriter::LineWriter(const std::string& path, Mode mode) {
   if (path == "-") {
+    // stdout may be redirected into a file (appended to): a write error cuts it back to its last complete
+    // line after the offset where this output began.
     name_ = "<stdout>";
     fd_ = STDOUT_FILENO;
+    struct stat st;
+    regular_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular_) committed_ = std::max<int64_t>(0, ::lseek(fd_, 0, SEEK_CUR));
     return;
   }
   name_ = path;
