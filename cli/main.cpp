@@ -6,6 +6,13 @@
 
 #include "cli/commands.h"
 
+namespace tern::cli {
+// The social-media commands (cmd_trends.cpp, cmd_coordinate.cpp, cmd_report.cpp).
+int cmd_trends(int argc, char** argv);
+int cmd_coordinate(int argc, char** argv);
+int cmd_report(int argc, char** argv);
+}  // namespace tern::cli
+
 namespace {
 
 struct Command {
@@ -21,6 +28,9 @@ const Command kCommands[] = {
     {"train", tern::cli::cmd_train, "fine-tune a classification / regression head (and the encoder) on labelled tweets"},
     {"eval", tern::cli::cmd_eval, "evaluate a model on a labelled file, print the metrics as JSON"},
     {"grad", tern::cli::cmd_grad, "loss and every parameter's gradient of a batch, as HF computes them"},
+    {"trends", tern::cli::cmd_trends, "per-trend manipulation metrics over tweet archives (CSV / JSON)"},
+    {"coordinate", tern::cli::cmd_coordinate, "coordination networks between accounts (GraphML, edges, components)"},
+    {"report", tern::cli::cmd_report, "self-contained HTML report: trends, accounts, coordination graph"},
 };
 
 void usage(FILE* f) {
