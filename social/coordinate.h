@@ -2,7 +2,7 @@
 // perform the same action (retweet the same tweet, post the same normalised text, share the same URL, reply
 // to the same tweet, use the same hashtag sequence) within the time window of each other. Found by sorting
 // the actions by (key, time) and sliding the window over each key, never by comparing all pairs of tweets.
-// Graph algorithms (components, Louvain clusters, strength, layout, GraphML) come from igraph.
+// Graph algorithms (components, Leiden clusters, strength, layout, GraphML) come from igraph.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -32,7 +32,7 @@ struct CoordOptions {
 struct CoordAccount {
   std::string name;  // display name (author name, else id)
   int64_t component = -1;
-  int64_t cluster = -1;   // Louvain cluster (igraph multilevel, weighted), numbered over the whole graph
+  int64_t cluster = -1;   // Leiden cluster (igraph, modularity, weighted), numbered over the whole graph
   double strength = 0;    // summed weight of its kept edges
   int64_t tweets = 0;     // tweets it posted in the archive
   std::array<int64_t, kCoTypes> by_type{};  // its strength per type

@@ -30,7 +30,21 @@ td.txt{text-align:left;white-space:normal;max-width:520px}
 .btns button{font-size:13px;margin-right:4px}
 #status{font-size:11px;color:#8a949e}
 @media (max-width:600px){body{font-size:13px}main{padding:8px}section{padding:8px}h1{font-size:18px}}
-</style></head><body><main>
+</style>
+<script>
+// First script on the page: records page errors, failed / blocked requests and console errors for #status.
+(function () {
+  var problems = window.ternProblems = [];
+  window.addEventListener("error", function (e) {
+    var t = e.target && e.target !== window ? "failed to load " + (e.target.src || e.target.href || e.target.tagName) : (e.message || "error");
+    problems.push(t);
+  }, true);
+  document.addEventListener("securitypolicyviolation", function (e) { problems.push("blocked request: " + e.blockedURI); });
+  window.addEventListener("unhandledrejection", function (e) { problems.push("unhandled rejection: " + e.reason); });
+  var origError = console.error;
+  console.error = function () { problems.push("console.error: " + Array.prototype.join.call(arguments, " ")); origError.apply(console, arguments); };
+})();
+</script></head><body><main>
 <h1 id="title"></h1><div class="sub" id="subtitle"></div>
 <section><h2>Volume per trend</h2><div class="chart" id="c-volume"></div><div class="legend" id="l-volume"></div></section>
 <section><h2>Trend metrics</h2><div class="tablewrap" id="t-metrics"></div></section>
@@ -50,14 +64,7 @@ const char* const kReportTail = R"HTML(</script>
 <script>
 (function () {
   "use strict";
-  var problems = [];
-  window.addEventListener("error", function (e) {
-    var t = e.target && e.target !== window ? "failed to load " + (e.target.src || e.target.href || e.target.tagName) : (e.message || "error");
-    problems.push(t);
-  }, true);
-  window.addEventListener("unhandledrejection", function (e) { problems.push("unhandled rejection: " + e.reason); });
-  var origError = console.error;
-  console.error = function () { problems.push("console.error: " + Array.prototype.join.call(arguments, " ")); origError.apply(console, arguments); };
+  var problems = window.ternProblems;
 
   var NS = "http://www.w3.org/2000/svg";
   var PAL = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf","#bcbd22","#7f7f7f"];
