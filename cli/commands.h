@@ -9,5 +9,7 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_grad(int argc, char** argv);
+int cmd_infer(int argc, char** argv);
+int cmd_pack(int argc, char** argv);
 
 }  // namespace tern::cli

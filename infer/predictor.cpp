@@ -1,0 +1,513 @@
+#include "infer/predictor.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <numeric>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/config.h"
+#include "nn/model.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
+#include "tokenizer/tokenizer.h"
+#include "weights/model_file.h"
+
+#ifndef TERN_SOURCE_MODELS
+#define TERN_SOURCE_MODELS ""
+#endif
+#ifndef TERN_INSTALL_MODELS
+#define TERN_INSTALL_MODELS ""
+#endif
+
+namespace tern::infer {
+
+using json = nlohmann::json;
+
+Pool pool_from_name(const std::string& s) {
+  if (s == "cls") return Pool::Cls;
+  if (s == "mean") return Pool::Mean;
+  if (s == "none" || s.empty()) return Pool::None;
+  TERN_FAIL("unknown pooling '" << s << "' (cls or mean)");
+}
+
+const char* output_kind_name(OutputKind k) {
+  switch (k) {
+    case OutputKind::Single: return "single";
+    case OutputKind::Multi: return "multi";
+    case OutputKind::Regression: return "regression";
+    case OutputKind::Encoder: return "encoder";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Shipped models
+
+namespace {
+
+bool is_file(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+bool is_dir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string exe_dir() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string p(buf, static_cast<size_t>(n));
+  const size_t s = p.rfind('/');
+  return s == std::string::npos ? "" : p.substr(0, s);
+}
+
+std::string stem(const std::string& path) {
+  std::string b = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  if (b.size() > 3 && b.compare(b.size() - 3, 3, ".h5") == 0) b.resize(b.size() - 3);
+  return b;
+}
+
+}  // namespace
+
+std::vector<std::string> model_search_path() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("TERN_MODEL_PATH")) {
+    std::string s = env;
+    size_t a = 0;
+    for (;;) {
+      const size_t b = s.find(':', a);
+      const std::string d = s.substr(a, b == std::string::npos ? std::string::npos : b - a);
+      if (!d.empty()) dirs.push_back(d);
+      if (b == std::string::npos) break;
+      a = b + 1;
+    }
+  }
+  // Next to an installed binary (<prefix>/bin/tern -> <prefix>/share/tern/models), the configured install
+  // prefix, then the source tree (a binary or module run from the build tree).
+  const std::string ed = exe_dir();
+  if (!ed.empty()) dirs.push_back(ed + "/../share/tern/models");
+  if (*TERN_INSTALL_MODELS) dirs.push_back(TERN_INSTALL_MODELS);
+  if (*TERN_SOURCE_MODELS) dirs.push_back(TERN_SOURCE_MODELS);
+  return dirs;
+}
+
+const char* default_model_name() { return "sentiment"; }
+
+std::map<std::string, std::string> shipped_models() {
+  std::map<std::string, std::string> out;
+  for (const auto& d : model_search_path()) {
+    if (!is_dir(d)) continue;
+    for (const char* n : {"sentiment", "tweeteval-multi", "emotion", "hate", "irony", "offensive", "topics"}) {
+      const std::string p = d + "/" + n + ".h5";
+      if (!out.count(n) && is_file(p)) out[n] = p;
+    }
+  }
+  return out;
+}
+
+std::string resolve_model(const std::string& name_or_path) {
+  const std::string& n = name_or_path;
+  if (n.find('/') != std::string::npos || (n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0) ||
+      is_file(n)) {
+    TERN_CHECK(is_file(n), n << ": no such model file");
+    return n;
+  }
+  for (const auto& d : model_search_path()) {
+    const std::string p = d + "/" + n + ".h5";
+    if (is_file(p)) return p;
+  }
+  std::string have;
+  for (const auto& [k, v] : shipped_models()) have += (have.empty() ? "" : ", ") + k;
+  std::string where;
+  for (const auto& d : model_search_path()) where += (where.empty() ? "" : ":") + d;
+  TERN_FAIL("'" << n << "' is neither a model file nor a shipped model ("
+                << (have.empty() ? std::string("none found") : "shipped: " + have) << "; searched " << where
+                << ", set TERN_MODEL_PATH to add folders)");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// InferModel
+
+struct InferModel::Weights {
+  ModelConfig cfg;
+  TensorMap tensors;  // views into the model file's mapping (or converted copies), shared read-only
+  std::string source;
+};
+
+InferModel::~InferModel() = default;
+int32_t InferModel::pad_id() const { return tok_->pad_id(); }
+
+std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_path, const Options& opt) {
+  const std::string path = resolve_model(name_or_path);
+  ModelBundle bundle = load_model(path);
+  auto w = std::make_shared<Weights>();
+  w->cfg = parse_config(bundle.config_json, path + " (config)");
+  w->source = path;
+  const ModelConfig& cfg = w->cfg;
+
+  std::shared_ptr<InferModel> m(new InferModel());
+  ModelInfo& info = m->info_;
+  info.path = path;
+  info.metadata = bundle.metadata;
+  auto md = [&](const char* k) -> std::string {
+    auto it = bundle.metadata.find(k);
+    return it == bundle.metadata.end() ? std::string() : it->second;
+  };
+  info.name = md("name").empty() ? stem(path) : md("name");
+  info.hidden = cfg.hidden;
+  json recipe;
+  if (!md("training").empty()) {
+    try {
+      recipe = json::parse(md("training")).value("recipe", json::object());
+    } catch (const std::exception&) {
+      recipe = json::object();
+    }
+  }
+  if (cfg.head != HeadKind::SequenceClassification) {
+    info.kind = OutputKind::Encoder;
+  } else if (cfg.problem_type == ProblemType::MultiLabel) {
+    info.kind = OutputKind::Multi;
+  } else if (cfg.problem_type == ProblemType::Regression) {
+    info.kind = OutputKind::Regression;
+  } else {
+    info.kind = OutputKind::Single;
+  }
+  info.labels = cfg.labels;
+  if (info.labels.size() != static_cast<size_t>(cfg.num_labels)) {
+    info.labels.clear();
+    for (int64_t i = 0; i < cfg.num_labels; ++i) info.labels.push_back("LABEL_" + std::to_string(i));
+  }
+  // Regression: the training recipe names the targets; the target scaling is undone on output.
+  if (info.kind == OutputKind::Regression) {
+    if (recipe.is_object() && recipe.contains("labels") && recipe["labels"].is_array() &&
+        recipe["labels"].size() == static_cast<size_t>(cfg.num_labels))
+      info.labels = recipe["labels"].get<std::vector<std::string>>();
+    const std::string ts = md("target_scaling");
+    if (!ts.empty()) {
+      const json j = json::parse(ts);
+      const std::string k = j.value("kind", "none");
+      m->scale_kind_ = k == "log1p" ? 1 : k == "robust" ? 2 : 0;
+      m->scale_center_ = j.value("center", std::vector<double>{});
+      m->scale_scale_ = j.value("scale", std::vector<double>{});
+      TERN_CHECK(m->scale_kind_ != 2 || (m->scale_center_.size() == static_cast<size_t>(cfg.num_labels) &&
+                                         m->scale_scale_.size() == static_cast<size_t>(cfg.num_labels)),
+                 path << ": metadata target_scaling does not match the " << cfg.num_labels << " targets");
+    }
+  }
+  // Tokenisation as the model was trained: normalisation and length.
+  bool norm = false;
+  if (!md("normalize_tweets").empty()) norm = md("normalize_tweets") == "true" || md("normalize_tweets") == "1";
+  else if (recipe.is_object()) norm = recipe.value("normalize_tweets", false);
+  info.normalize_tweets = opt.normalize_tweets.value_or(norm);
+  const int64_t positions = cfg.arch == Arch::Roberta ? cfg.max_positions - cfg.pad_token_id - 1 : cfg.max_positions;
+  int64_t len = positions;
+  if (!md("max_length").empty()) len = std::atoll(md("max_length").c_str());
+  else if (recipe.is_object() && recipe.contains("max_length")) len = recipe.value("max_length", positions);
+  info.max_length = opt.max_length.value_or(len);
+  TERN_CHECK(info.max_length >= 2 && info.max_length <= positions,
+             path << ": max length " << info.max_length << " is outside [2, " << positions
+                  << "] (the model's positions)");
+
+  TERN_CHECK(!bundle.tokenizer_files.empty(),
+             path << ": the model file holds no tokenizer files (tern convert --tokenizer DIR adds them)");
+  try {
+    m->tok_ = std::make_shared<tok::Tokenizer>(tok::Tokenizer::from_files(bundle.tokenizer_files, path));
+  } catch (const tok::TokenizerError& e) {
+    TERN_FAIL(e.what());
+  }
+  std::string key;
+  for (const auto& [k, v] : bundle.tokenizer_files) key += k + ":" + std::to_string(std::hash<std::string>{}(v)) + ";";
+  key += info.normalize_tweets ? "norm;" : "raw;";
+  key += std::to_string(info.max_length);
+  m->tok_key_ = key;
+
+  // Validate the weights once here (a bad model fails at load, naming the tensor), keep the views.
+  w->tensors = std::move(bundle.tensors);
+  { Model probe(cfg, w->tensors, path); }
+  m->weights_ = w;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Predictor
+
+struct Predictor::Runners {
+  std::vector<std::unique_ptr<Model>> models;
+  std::vector<int64_t> ids, mask;  // reused batch inputs
+};
+
+Predictor::Predictor(std::vector<std::shared_ptr<const InferModel>> models, const PredictOptions& opt)
+    : models_(std::move(models)), opt_(opt), runners_(std::make_unique<Runners>()) {
+  TERN_CHECK(!models_.empty(), "no model given");
+  TERN_CHECK(opt_.batch_size >= 1, "batch size must be >= 1, got " << opt_.batch_size);
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < models_.size(); ++i) {
+    const auto& m = *models_[i];
+    auto it = std::find(keys.begin(), keys.end(), m.tokenizer_key());
+    if (it == keys.end()) {
+      group_.push_back(keys.size());
+      group_model_.push_back(i);
+      keys.push_back(m.tokenizer_key());
+    } else {
+      group_.push_back(static_cast<size_t>(it - keys.begin()));
+    }
+    TERN_CHECK(m.info().kind != OutputKind::Encoder || opt_.pool != Pool::None,
+               m.info().path << ": the model has no classification head (an encoder checkpoint): it can give "
+                                "embeddings only");
+    runners_->models.push_back(std::make_unique<Model>(m.weights_->cfg, m.weights_->tensors, m.weights_->source));
+  }
+}
+
+Predictor::~Predictor() = default;
+
+std::vector<Encoded> Predictor::encode(const std::vector<std::string>& texts) const {
+  std::vector<Encoded> out(group_model_.size());
+  for (size_t g = 0; g < group_model_.size(); ++g) {
+    const InferModel& m = *models_[group_model_[g]];
+    tok::EncodeOptions eo;
+    eo.max_length = static_cast<size_t>(m.info().max_length);
+    eo.normalize_tweets = m.info().normalize_tweets;
+    std::vector<tok::Encoding> enc;
+    try {
+      enc = m.tokenizer().encode_batch(texts, eo, {}, opt_.tokenize_threads > 0 ? opt_.tokenize_threads : num_threads());
+    } catch (const tok::TokenizerError& e) {
+      TERN_FAIL(e.what());
+    }
+    out[g].ids.resize(enc.size());
+    for (size_t i = 0; i < enc.size(); ++i) out[g].ids[i] = std::move(enc[i].ids);
+  }
+  return out;
+}
+
+std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
+  std::vector<ModelResult> res(models_.size());
+  for (size_t mi = 0; mi < models_.size(); ++mi) {
+    const InferModel& im = *models_[mi];
+    Model& model = *runners_->models[mi];
+    const Encoded& e = enc[group_[mi]];
+    const int64_t N = static_cast<int64_t>(e.size());
+    const int64_t L = im.weights_->cfg.num_labels, C = im.weights_->cfg.hidden;
+    const bool head = im.info().kind != OutputKind::Encoder;
+    ModelResult& r = res[mi];
+    if (head) r.logits.assign(static_cast<size_t>(N * L), 0.f);
+    if (opt_.pool != Pool::None) r.embeddings.assign(static_cast<size_t>(N * C), 0.f);
+    // Similar lengths together: little padding. A stable sort of the row numbers, so the batches depend
+    // only on the texts (the same input always gives the same batches, and the same floats).
+    std::vector<int64_t> order(static_cast<size_t>(N));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return e.ids[a].size() < e.ids[b].size(); });
+    const int32_t pad = im.pad_id();
+    for (int64_t r0 = 0; r0 < N; r0 += opt_.batch_size) {
+      const int64_t n = std::min(opt_.batch_size, N - r0);
+      int64_t T = 1;
+      for (int64_t i = 0; i < n; ++i) T = std::max<int64_t>(T, static_cast<int64_t>(e.ids[order[r0 + i]].size()));
+      auto& ids = runners_->ids;
+      auto& mask = runners_->mask;
+      ids.resize(static_cast<size_t>(n * T));
+      mask.resize(static_cast<size_t>(n * T));
+      for (int64_t i = 0; i < n; ++i) {
+        const auto& row = e.ids[order[r0 + i]];
+        const int64_t len = static_cast<int64_t>(row.size());
+        for (int64_t t = 0; t < T; ++t) {
+          ids[i * T + t] = t < len ? row[t] : pad;
+          mask[i * T + t] = t < len;
+        }
+      }
+      auto st_ids = Storage::wrap(ids.data(), ids.size() * sizeof(int64_t), nullptr);
+      auto st_mask = Storage::wrap(mask.data(), mask.size() * sizeof(int64_t), nullptr);
+      const Tensor t_ids = Tensor::view_of(st_ids, 0, {n, T}, DType::I64);
+      const Tensor t_mask = Tensor::view_of(st_mask, 0, {n, T}, DType::I64);
+      const ModelOutputs o = model.forward(t_ids, t_mask, Tensor());
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t row = order[r0 + i];
+        if (head) std::memcpy(&r.logits[row * L], o.logits.f32() + i * L, L * sizeof(float));
+        if (opt_.pool == Pool::Cls) {
+          std::memcpy(&r.embeddings[row * C], o.last_hidden_state.f32() + i * T * C, C * sizeof(float));
+        } else if (opt_.pool == Pool::Mean) {
+          // Mean over the real tokens (special tokens included, as sentence-transformers' mean pooling).
+          const int64_t len = static_cast<int64_t>(e.ids[row].size());
+          float* dst = &r.embeddings[row * C];
+          const float* h = o.last_hidden_state.f32() + i * T * C;
+          std::vector<double> acc(static_cast<size_t>(C), 0.0);
+          for (int64_t t = 0; t < len; ++t)
+            for (int64_t c = 0; c < C; ++c) acc[c] += h[t * C + c];
+          for (int64_t c = 0; c < C; ++c) dst[c] = static_cast<float>(acc[c] / static_cast<double>(len));
+        }
+      }
+    }
+    // Regression: undo the training's target scaling.
+    if (im.info().kind == OutputKind::Regression && im.scale_kind_ != 0) {
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t c = 0; c < L; ++c) {
+          float& y = r.logits[i * L + c];
+          y = im.scale_kind_ == 1 ? static_cast<float>(std::expm1(static_cast<double>(y)))
+                                  : static_cast<float>(y * im.scale_scale_[c] + im.scale_center_[c]);
+        }
+    }
+  }
+  return res;
+}
+
+std::vector<ModelResult> Predictor::predict(const std::vector<std::string>& texts) { return run(encode(texts)); }
+
+// ---------------------------------------------------------------------------------------------------------
+// Rows
+
+std::vector<float> probabilities(const ModelInfo& m, const float* z) {
+  const size_t L = m.labels.size();
+  std::vector<float> p(L);
+  if (m.kind == OutputKind::Single) {
+    double mx = -INFINITY;
+    for (size_t i = 0; i < L; ++i) mx = std::max(mx, static_cast<double>(z[i]));
+    double s = 0;
+    std::vector<double> e(L);
+    for (size_t i = 0; i < L; ++i) s += e[i] = std::exp(static_cast<double>(z[i]) - mx);
+    for (size_t i = 0; i < L; ++i) p[i] = static_cast<float>(e[i] / s);
+  } else if (m.kind == OutputKind::Multi) {
+    for (size_t i = 0; i < L; ++i) p[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(z[i]))));
+  } else {
+    for (size_t i = 0; i < L; ++i) p[i] = z[i];
+  }
+  return p;
+}
+
+void append_float(std::string& out, float v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_json_string(std::string& out, const std::string& s) {
+  out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void append_csv_cell(std::string& out, const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) {
+    out += s;
+    return;
+  }
+  out += '"';
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+namespace {
+size_t argmax(const float* p, size_t n) { return static_cast<size_t>(std::max_element(p, p + n) - p); }
+}  // namespace
+
+void append_prediction_json(std::string& out, const ModelInfo& m, const float* z, bool with_logits) {
+  const size_t L = m.labels.size();
+  const std::vector<float> p = probabilities(m, z);
+  if (m.kind == OutputKind::Single) {
+    out += "\"label\":";
+    append_json_string(out, m.labels[argmax(p.data(), L)]);
+    out += ",\"probs\":{";
+    for (size_t i = 0; i < L; ++i) {
+      if (i) out += ',';
+      append_json_string(out, m.labels[i]);
+      out += ':';
+      append_float(out, p[i]);
+    }
+    out += '}';
+  } else if (m.kind == OutputKind::Multi) {
+    out += "\"labels\":[";
+    bool first = true;
+    for (size_t i = 0; i < L; ++i)
+      if (p[i] >= 0.5f) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, m.labels[i]);
+      }
+    out += "],\"probs\":{";
+    for (size_t i = 0; i < L; ++i) {
+      if (i) out += ',';
+      append_json_string(out, m.labels[i]);
+      out += ':';
+      append_float(out, p[i]);
+    }
+    out += '}';
+  } else if (m.kind == OutputKind::Regression) {
+    if (L == 1) {
+      out += "\"value\":";
+      append_float(out, z[0]);
+    } else {
+      out += "\"values\":{";
+      for (size_t i = 0; i < L; ++i) {
+        if (i) out += ',';
+        append_json_string(out, m.labels[i]);
+        out += ':';
+        append_float(out, z[i]);
+      }
+      out += '}';
+    }
+  }
+  if (with_logits && m.kind != OutputKind::Encoder) {
+    out += ",\"logits\":[";
+    for (size_t i = 0; i < L; ++i) {
+      if (i) out += ',';
+      append_float(out, z[i]);
+    }
+    out += ']';
+  }
+}
+
+std::vector<std::string> prediction_csv_columns(const ModelInfo& m, bool with_logits, const std::string& pre) {
+  std::vector<std::string> c;
+  if (m.kind == OutputKind::Single || m.kind == OutputKind::Multi) {
+    c.push_back(pre + (m.kind == OutputKind::Single ? "label" : "labels"));
+    for (const auto& l : m.labels) c.push_back(pre + "prob_" + l);
+  } else if (m.kind == OutputKind::Regression) {
+    if (m.labels.size() == 1) c.push_back(pre + "value");
+    else
+      for (const auto& l : m.labels) c.push_back(pre + "value_" + l);
+  }
+  if (with_logits && m.kind != OutputKind::Encoder)
+    for (const auto& l : m.labels) c.push_back(pre + "logit_" + l);
+  return c;
+}
+
+void append_prediction_csv(std::string& out, const ModelInfo& m, const float* z, bool with_logits) {
+  const size_t L = m.labels.size();
+  const std::vector<float> p = probabilities(m, z);
+  bool first = true;
+  auto sep = [&] {
+    if (!first) out += ',';
+    first = false;
+  };
+  if (m.kind == OutputKind::Single) {
+    sep();
+    append_csv_cell(out, m.labels[argmax(p.data(), L)]);
+  } else if (m.kind == OutputKind::Multi) {
+    std::string labs;
+    for (size_t i = 0; i < L; ++i)
+      if (p[i] >= 0.5f) labs += (labs.empty() ? "" : "|") + m.labels[i];
+    sep();
+    append_csv_cell(out, labs);
+  }
+  if (m.kind == OutputKind::Single || m.kind == OutputKind::Multi)
+    for (size_t i = 0; i < L; ++i) sep(), append_float(out, p[i]);
+  if (m.kind == OutputKind::Regression)
+    for (size_t i = 0; i < L; ++i) sep(), append_float(out, z[i]);
+  if (with_logits && m.kind != OutputKind::Encoder)
+    for (size_t i = 0; i < L; ++i) sep(), append_float(out, z[i]);
+}
+
+}  // namespace tern::infer
