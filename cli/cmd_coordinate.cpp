@@ -15,7 +15,7 @@ int cmd_coordinate(int argc, char** argv) {
                "tern coordinate"};
   app.option_defaults()->always_capture_default();
   std::vector<std::string> inputs;
-  std::string window = "60s", graphml, edges, components, map, errors, encoding;
+  std::string window = "60s", graphml, edges, components, format = "auto", map, errors, encoding;
   std::string types = "retweet,tweet,link,reply,hashtag";
   int64_t min_weight = 1;
   int min_hashtags = 3, min_text_chars = 10;
@@ -33,6 +33,8 @@ int cmd_coordinate(int argc, char** argv) {
   app.add_option("--components", components, "write components / clusters with accounts and examples (JSON)");
   app.add_option("--map", map, "field=column,... as in tern trends");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <first output>.errors.jsonl)");
+  app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
   app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
   app.add_flag("--replace-invalid-utf8", replace_utf8, "replace invalid UTF-8 instead of rejecting the row");
   try {
@@ -45,6 +47,7 @@ int cmd_coordinate(int argc, char** argv) {
   }
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
+  ao.format = format;
   ao.encoding = encoding;
   ao.replace_invalid_utf8 = replace_utf8;
   social::CoordOptions co;

@@ -14,7 +14,7 @@ int cmd_report(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   std::vector<std::string> inputs;
   std::string out, predictions, label_field = "label", title = "tern report", bucket = "10m", window = "60s";
-  std::string map, errors, group_by, encoding;
+  std::string format = "auto", map, errors, group_by, encoding;
   int64_t min_weight = 1, max_graph = 300;
   int top_trends = 8;
   app.add_option("archives", inputs, "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
@@ -31,6 +31,8 @@ int cmd_report(int argc, char** argv) {
   app.add_option("--max-graph-accounts", max_graph, "accounts drawn in the coordination graph (strongest first)");
   app.add_option("--map", map, "field=column,... as in tern trends");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <out>.errors.jsonl)");
+  app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
   app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
   try {
     app.parse(argc, argv);
@@ -41,6 +43,7 @@ int cmd_report(int argc, char** argv) {
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.group_by = group_by;
+  ao.format = format;
   ao.encoding = encoding;
   social::TrendOptions to;
   to.bucket_seconds = social::parse_duration(bucket, "--bucket");

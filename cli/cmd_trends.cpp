@@ -14,7 +14,7 @@ int cmd_trends(int argc, char** argv) {
                "tern trends"};
   app.option_defaults()->always_capture_default();
   std::vector<std::string> inputs;
-  std::string out, json_path, group_by, bucket = "10m", map, errors, encoding;
+  std::string out, json_path, group_by, bucket = "10m", format = "auto", map, errors, encoding;
   int64_t min_tweets = 1, pairs_top = 0;
   bool replace_utf8 = false;
   app.add_option("archives", inputs, "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
@@ -29,6 +29,8 @@ int cmd_trends(int argc, char** argv) {
   app.add_option("--pairs-top", pairs_top, "pct_common_users among the N largest trends only (0 = every pair)");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <json>.errors.jsonl, else <out>/errors.jsonl, "
                                      "else stderr)");
+  app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
   app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
   app.add_flag("--replace-invalid-utf8", replace_utf8, "replace invalid UTF-8 instead of rejecting the row");
   try {
@@ -41,6 +43,7 @@ int cmd_trends(int argc, char** argv) {
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.group_by = group_by;
+  ao.format = format;
   ao.encoding = encoding;
   ao.replace_invalid_utf8 = replace_utf8;
   social::TrendOptions to;

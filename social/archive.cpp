@@ -165,7 +165,11 @@ struct ArchiveReader::Impl {
   std::deque<std::pair<json, int64_t>> queue;  // API v2 responses with several tweets in "data"
   json includes;                               // of the current v2 response
 
-  const json* field(const json& obj, const std::string& f) const {
+  // CSV / TSV: every row has the same columns, so each field's column is resolved once per file.
+  bool fixed_columns = false;
+  std::map<std::string, std::string> resolved;  // field -> column ("" = none)
+
+  const json* field_uncached(const json& obj, const std::string& f) const {
     auto m = opt.map.find(f);
     if (m != opt.map.end()) {
       const json* v = lookup(obj, m->second);
@@ -178,6 +182,29 @@ struct ArchiveReader::Impl {
       return v;
     }
     return nullptr;
+  }
+
+  const json* field(const json& obj, const std::string& f) {
+    if (!fixed_columns) return field_uncached(obj, f);
+    auto it = resolved.find(f);
+    if (it == resolved.end()) {
+      // The first column that names the field (a blank cell in the first row does not hide it).
+      std::string col;
+      auto m = opt.map.find(f);
+      if (m != opt.map.end()) {
+        col = m->second;
+      } else {
+        for (const auto& name : kCandidates.at(f))
+          if (obj.contains(name)) {
+            col = name;
+            break;
+          }
+      }
+      it = resolved.emplace(f, col).first;
+    }
+    if (it->second.empty()) return nullptr;
+    auto v = obj.find(it->second);
+    return v == obj.end() || is_blank(&*v) ? nullptr : &*v;
   }
 
   // Fills t from one tweet object; returns a reason on failure.
@@ -288,6 +315,7 @@ ArchiveReader::ArchiveReader(const std::string& path, const ArchiveOptions& opt)
   infer::ReaderOptions ro;
   ro.encoding = opt.encoding;
   ro.invalid_utf8 = opt.replace_invalid_utf8 ? infer::InvalidUtf8::Replace : infer::InvalidUtf8::Error;
+  ro.format = opt.format.empty() ? infer::InputFormat::Auto : infer::input_format_from_name(opt.format);
   impl_->reader = std::make_unique<infer::RecordReader>(path, ro);
 }
 
@@ -306,6 +334,7 @@ ArchiveReader::Result ArchiveReader::next(Tweet& t, BadRow& bad) {
       return Result::Bad;
     }
     if (!im.reader->next(im.rec)) return Result::End;
+    im.fixed_columns = im.reader->format() == infer::InputFormat::Csv || im.reader->format() == infer::InputFormat::Tsv;
     const json& j = im.rec.json();
     if (!im.rec.error.empty()) {
       bad = {im.reader->name(), im.rec.line, im.rec.error};

@@ -18,6 +18,7 @@ struct ArchiveOptions {
   // Unmapped fields are looked up under common names (docs/social-trends.md).
   std::map<std::string, std::string> map;
   std::string group_by;  // column / dotted path whose value(s) name the tweet's trend(s); "" = hashtags
+  std::string format;    // "" / auto (by extension, else sniffed), jsonl, csv, tsv, text
   std::string encoding;  // "" = UTF-8, else an iconv name
   bool replace_invalid_utf8 = false;
 };
