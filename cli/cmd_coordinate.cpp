@@ -18,6 +18,8 @@ int cmd_coordinate(int argc, char** argv) {
   std::string window = "60s", graphml, edges, components, format = "auto", map, errors, encoding;
   std::string types = "retweet,tweet,link,reply,hashtag";
   int64_t min_weight = 1;
+  std::string embeddings;
+  double min_similarity = 0.9;
   int min_hashtags = 3, min_text_chars = 10;
   bool replace_utf8 = false;
   app.add_option("archives", inputs, "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
@@ -28,6 +30,9 @@ int cmd_coordinate(int argc, char** argv) {
   app.add_option("--min-hashtags", min_hashtags, "co-hashtag: only hashtag sequences at least this long");
   app.add_option("--min-text-chars", min_text_chars,
                  "co-tweet: only texts with at least this many letters / digits outside hashtags");
+  app.add_option("--embeddings", embeddings,
+                 "co-similarity: HDF5 from tern infer --embeddings (embeddings, ids / lines), joined by id, else line");
+  app.add_option("--min-similarity", min_similarity, "co-similarity: minimum cosine of two tweets' embeddings");
   app.add_option("--graphml", graphml, "write the network as GraphML (igraph)");
   app.add_option("--edges", edges, "write the edge list CSV: source,target,type,weight");
   app.add_option("--components", components, "write components / clusters with accounts and examples (JSON)");
@@ -55,6 +60,8 @@ int cmd_coordinate(int argc, char** argv) {
   co.min_weight = min_weight;
   co.min_hashtags = min_hashtags;
   co.min_text_chars = min_text_chars;
+  co.embeddings = embeddings;
+  co.min_similarity = min_similarity;
   co.types.fill(false);
   size_t pos = 0;
   while (pos <= types.size()) {

@@ -4,6 +4,7 @@
 #include <igraph.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tensor/check.h"
+#include "weights/h5_arrays.h"
 
 namespace tern::social {
 
@@ -36,6 +38,33 @@ struct KeyTable {
 };
 
 constexpr uint32_t kNone = 0xffffffffu;
+
+struct SimEvent {
+  int64_t time;
+  uint32_t user;
+  uint32_t row;   // embedding row
+  uint32_t key;   // example key (the tweet's text)
+  uint64_t text;  // hash of the normalised text
+};
+
+uint64_t hash64(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+bool parse_int64(const std::string& s, int64_t& v) {
+  if (s.empty() || s.size() > 19) return false;
+  v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  return true;
+}
 
 struct EdgeAcc {
   std::array<uint32_t, kCoTypes> w{};
@@ -76,12 +105,52 @@ struct Coordinator::Impl {
   std::array<KeyTable, kCoTypes> keys;
   std::unordered_map<std::string, std::string> retweet_parent;  // retweet id -> retweeted id
   int64_t tweets = 0;
+  // co_similarity
+  std::vector<float> emb;  // (rows, dim), unit rows
+  int64_t dim = 0;
+  std::unordered_map<int64_t, uint32_t> row_of;  // id or line -> row
+  bool by_id = false;
+  std::vector<SimEvent> sim;
+
+  void load_embeddings(const std::string& path) {
+    std::vector<H5ArraySpec> specs = {{"embeddings", 2, H5Kind::Float, true},
+                                      {"ids", 1, H5Kind::Int, false},
+                                      {"lines", 1, H5Kind::Int, false}};
+    TensorMap m = read_h5_arrays(path, specs);
+    const Tensor& e = m.at("embeddings");
+    const int64_t n = e.size(0);
+    dim = e.size(1);
+    TERN_CHECK(n < 0xffffffffLL, path << ": too many embeddings (" << n << ")");
+    emb.assign(e.f32(), e.f32() + n * dim);
+    for (int64_t i = 0; i < n; ++i) {
+      double norm = 0;
+      for (int64_t c = 0; c < dim; ++c) norm += static_cast<double>(emb[i * dim + c]) * emb[i * dim + c];
+      float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.f;
+      for (int64_t c = 0; c < dim; ++c) emb[i * dim + c] *= inv;
+    }
+    auto ids = m.find("ids");
+    auto lines = m.find("lines");
+    TERN_CHECK(ids != m.end() || lines != m.end(), path << ": has neither 'ids' nor 'lines' to join embeddings to tweets");
+    by_id = ids != m.end();
+    const Tensor& key = by_id ? ids->second : lines->second;
+    TERN_CHECK(key.size(0) == n, path << ": " << (by_id ? "ids" : "lines") << " has " << key.size(0)
+                                      << " entries for " << n << " embeddings");
+    for (int64_t i = 0; i < n; ++i) row_of.emplace(key.i64()[i], static_cast<uint32_t>(i));
+  }
 };
 
 Coordinator::Coordinator(const CoordOptions& opt) : impl_(std::make_unique<Impl>()) {
   TERN_CHECK(opt.window_seconds >= 0, "window must be >= 0 s, got " << opt.window_seconds);
   TERN_CHECK(opt.min_weight >= 1, "min weight must be >= 1, got " << opt.min_weight);
+  TERN_CHECK(opt.min_similarity >= -1 && opt.min_similarity <= 1,
+             "min similarity must be in [-1, 1], got " << opt.min_similarity);
   impl_->opt = opt;
+  if (!opt.embeddings.empty()) {
+    impl_->opt.types[static_cast<int>(CoType::Similarity)] = true;
+    impl_->load_embeddings(opt.embeddings);
+  } else {
+    impl_->opt.types[static_cast<int>(CoType::Similarity)] = false;
+  }
 }
 Coordinator::~Coordinator() = default;
 
@@ -125,6 +194,16 @@ void Coordinator::add(const Tweet& t) {
     }
   }
   if (!t.reply_to.empty()) push(CoType::Reply, t.reply_to);
+  if (!im.emb.empty() && !t.is_retweet) {
+    int64_t key = 0;
+    bool ok = im.by_id ? parse_int64(t.id, key) : (key = t.line, true);
+    auto it = ok ? im.row_of.find(key) : im.row_of.end();
+    if (it != im.row_of.end()) {
+      const int k = static_cast<int>(CoType::Similarity);
+      uint32_t ex = im.keys[k].intern(std::to_string(it->second), t.text);
+      im.sim.push_back({t.time, u, it->second, ex, hash64(normalize_text(t.text))});
+    }
+  }
 }
 
 CoordResult Coordinator::finish() {
@@ -181,6 +260,35 @@ CoordResult Coordinator::finish() {
       }
     }
     std::vector<Event>().swap(ev);
+  }
+  // co_similarity: a window slides over all embedded tweets in time order; each pair inside it is one dot
+  // product (cost: tweets x tweets-per-window x dim).
+  {
+    const int k = static_cast<int>(CoType::Similarity);
+    auto& sv = im.sim;
+    r.actions[k] = static_cast<int64_t>(sv.size());
+    std::sort(sv.begin(), sv.end(), [](const SimEvent& a, const SimEvent& b) {
+      return a.time != b.time ? a.time < b.time : a.row < b.row;
+    });
+    const float thr = static_cast<float>(im.opt.min_similarity);
+    const int64_t dim = im.dim;
+    size_t start = 0;
+    for (size_t i = 0; i < sv.size(); ++i) {
+      while (sv[i].time - sv[start].time > win) ++start;
+      const float* x = &im.emb[sv[i].row * dim];
+      for (size_t j = start; j < i; ++j) {
+        if (sv[j].user == sv[i].user || sv[j].text == sv[i].text) continue;
+        const float* y = &im.emb[sv[j].row * dim];
+        float dot = 0;
+        for (int64_t c = 0; c < dim; ++c) dot += x[c] * y[c];
+        if (dot < thr) continue;
+        uint32_t a = std::min(sv[i].user, sv[j].user), b = std::max(sv[i].user, sv[j].user);
+        EdgeAcc& e = acc[(static_cast<uint64_t>(a) << 32) | b];
+        ++e.w[k];
+        if (e.ex[k] == kNone) e.ex[k] = sv[i].key;
+      }
+    }
+    std::vector<SimEvent>().swap(sv);
   }
   // Kept edges, in a deterministic order.
   std::vector<std::pair<uint64_t, const EdgeAcc*>> kept;

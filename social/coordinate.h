@@ -26,6 +26,12 @@ struct CoordOptions {
   int min_hashtags = 3;          // co-hashtag: a tweet's hashtag sequence needs at least this many tags
   int min_text_chars = 10;       // co-tweet: letters / digits outside hashtags the normalised text needs
   int64_t max_examples = 3;      // example tweets per account
+  // co_similarity: tern embeddings (HDF5 from `tern infer --embeddings`: float32 (N, C) `embeddings`, int64
+  // `ids` and / or `lines`), joined to tweets by id when the file has ids, else by input line. Two tweets
+  // coordinate when their cosine is >= min_similarity and their normalised texts differ (identical texts
+  // are co-tweets already). Enables the type.
+  std::string embeddings;
+  double min_similarity = 0.9;
   bool layout = false;           // 2-D positions for the report (igraph Fruchterman-Reingold)
 };
 

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "social/coordinate.h"
+#include "tensor/check.h"
+#include "weights/h5_arrays.h"
 
 using namespace tern::social;
 
@@ -225,4 +227,42 @@ TEST(SocialCoordinate, SlidingWindowIsLinearInWindowNotQuadratic) {
   CoordResult r = c.finish();
   EXPECT_EQ(r.edges.size(), static_cast<size_t>(6 * n - 21));  // 6 per account, fewer for the first six
   EXPECT_EQ(r.components.size(), 1u);
+}
+
+TEST(SocialCoordinate, CoSimilarityFromEmbeddingsInsideAndOutsideTheWindow) {
+  // Rows: t1 (u1, 0 s) e1; t2 (u2, 60 s) cos 0.95 with e1; t3 (u3, 121 s) = e1 but 61 s after t2;
+  // t4 (u4, 30 s) orthogonal; t5 (u5, 10 s) = e1 with t1's very text (a co-tweet, not a co-similarity);
+  // t6 (u6, 20 s) cos 0.85 with e1 and 0.64 with e2: below 0.9.
+  std::vector<float> e = {1, 0, 0, 0.95f, 0.3122499f, 0, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0.85f, -0.5267827f, 0};
+  std::vector<int64_t> ids = {101, 102, 103, 104, 105, 106};
+  tern::TensorMap arrays;
+  arrays["embeddings"] = tern::Tensor::from_data(e.data(), {6, 3});
+  arrays["ids"] = tern::Tensor::from_data(ids.data(), {6});
+  std::string path = (std::filesystem::temp_directory_path() / ("tern_sim_" + std::to_string(getpid()) + ".h5")).string();
+  tern::write_h5_arrays(path, arrays);
+  CoordOptions o = only(CoType::Tweet);
+  o.types[static_cast<int>(CoType::Tweet)] = false;
+  o.embeddings = path;
+  o.min_similarity = 0.9;
+  Coordinator c(o);
+  const char* texts[] = {"first words here", "second phrasing", "third", "unrelated", "First words here", "sixth"};
+  const int64_t times[] = {0, 60, 121, 30, 10, 20};
+  for (int i = 0; i < 6; ++i) {
+    Tweet t = mk("u" + std::to_string(i + 1), times[i], texts[i]);
+    t.id = std::to_string(ids[i]);
+    c.add(t);
+  }
+  Tweet missing = mk("u9", 5, "no embedding for this one");
+  missing.id = "999";
+  c.add(missing);
+  CoordResult r = c.finish();
+  EXPECT_EQ(r.actions[static_cast<int>(CoType::Similarity)], 6);
+  EXPECT_EQ(edges(r, CoType::Similarity), (Edges{{"u1|u2", 1}, {"u2|u5", 1}}));
+  std::filesystem::remove(path);
+  // A file without ids or lines cannot be joined.
+  tern::TensorMap bare;
+  bare["embeddings"] = tern::Tensor::from_data(e.data(), {6, 3});
+  tern::write_h5_arrays(path, bare);
+  EXPECT_THROW(Coordinator{o}, tern::Error);
+  std::filesystem::remove(path);
 }
