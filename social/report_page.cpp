@@ -87,13 +87,15 @@ const char* const kReportTail = R"HTML(</script>
     var d = new Date(t * 1000), iso = d.toISOString();
     return span > 3 * 86400 ? iso.slice(0, 10) : iso.slice(5, 10) + " " + iso.slice(11, 16);
   }
+  // Drawing width in SVG units = the container's CSS width (360..800), so text stays legible on a phone.
+  function width(el) { return Math.max(360, Math.min(800, Math.round(el.clientWidth || 800))); }
   function legend(el, names) {
     names.forEach(function (n, i) { var sp = h("span", n, el); sp.style.setProperty("--c", PAL[i % PAL.length]); });
   }
 
   function lineChart(el, series, opt) {
     opt = opt || {};
-    var W = 800, H = opt.height || 280, m = {l: 48, r: 12, t: 10, b: 28};
+    var W = width(el), H = opt.height || 280, m = {l: 48, r: 12, t: 10, b: 28};
     var t0 = Infinity, t1 = -Infinity, ymax = opt.ymax || 0;
     series.forEach(function (sr) { sr.points.forEach(function (p) { t0 = Math.min(t0, p[0]); t1 = Math.max(t1, p[0]); if (!opt.ymax) ymax = Math.max(ymax, p[1]); }); });
     if (!isFinite(t0)) { h("p", "no data", el, "note"); return; }
@@ -110,6 +112,7 @@ const char* const kReportTail = R"HTML(</script>
     }
     for (var j = 0; j <= 5; j++) {
       var t = t0 + (t1 - t0) * j / 5;
+      if (W < 600 && j % 2 === 1) continue;
       var lx = s("text", {x: x(t), y: H - 8, "text-anchor": j === 0 ? "start" : j === 5 ? "end" : "middle", "font-size": 11, fill: "#5b6570"}, svg);
       lx.textContent = tlabel(t, t1 - t0);
     }
@@ -126,13 +129,14 @@ const char* const kReportTail = R"HTML(</script>
 
   function barChart(el, items) {
     if (!items.length) { h("p", "no data", el, "note"); return; }
-    var W = 800, bh = 20, lw = 190, H = items.length * bh + 8;
+    var W = width(el), bh = 20, lw = Math.round(W * 0.3), H = items.length * bh + 8;
     var max = Math.max.apply(null, items.map(function (d) { return d.value; })) || 1;
     var svg = s("svg", {viewBox: "0 0 " + W + " " + H, role: "img"}, el);
     items.forEach(function (d, i) {
       var yy = 4 + i * bh, w = Math.max(1, d.value / max * (W - lw - 60));
       var lab = s("text", {x: lw - 6, y: yy + 14, "text-anchor": "end", "font-size": 12, fill: "#1d232a"}, svg);
-      lab.textContent = d.label.length > 28 ? d.label.slice(0, 27) + "\u2026" : d.label;
+      var maxc = Math.max(8, Math.floor(lw / 7));
+      lab.textContent = d.label.length > maxc ? d.label.slice(0, maxc - 1) + "\u2026" : d.label;
       var r = s("rect", {x: lw, y: yy + 2, width: w, height: bh - 5, fill: d.color || PAL[0], rx: 2}, svg);
       s("title", {}, r).textContent = d.label + ": " + d.value;
       var v = s("text", {x: lw + w + 4, y: yy + 14, "font-size": 11, fill: "#5b6570"}, svg);
@@ -150,7 +154,7 @@ const char* const kReportTail = R"HTML(</script>
 
   function graph(el, G) {
     if (!G.nodes.length) { h("p", "no coordinated accounts at these settings", el, "note"); return; }
-    var W = 800, H = 560, pad = 20;
+    var W = width(el), H = Math.round(W * 0.7), pad = 20;
     var xs = G.nodes.map(function (n) { return n.x; }), ys = G.nodes.map(function (n) { return n.y; });
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
     var sc = Math.min((W - 2 * pad) / ((x1 - x0) || 1), (H - 2 * pad) / ((y1 - y0) || 1));
