@@ -122,6 +122,14 @@ struct Coordinator::Impl {
     dim = e.size(1);
     TERN_CHECK(n < 0xffffffffLL, path << ": too many embeddings (" << n << ")");
     emb.assign(e.f32(), e.f32() + n * dim);
+    // Centre: raw transformer embeddings share a large common direction (mean-pooled ones have cosines
+    // near 1 for unrelated tweets), so the mean embedding is subtracted before the cosine.
+    std::vector<double> mean(static_cast<size_t>(dim), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < dim; ++c) mean[c] += emb[i * dim + c];
+    for (int64_t c = 0; c < dim; ++c) mean[c] /= std::max<int64_t>(n, 1);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < dim; ++c) emb[i * dim + c] -= static_cast<float>(mean[c]);
     for (int64_t i = 0; i < n; ++i) {
       double norm = 0;
       for (int64_t c = 0; c < dim; ++c) norm += static_cast<double>(emb[i * dim + c]) * emb[i * dim + c];

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -256,8 +257,20 @@ void close_out(std::ofstream& f, const std::string& path) {
 }  // namespace
 
 void write_trends_json(const TrendReport& r, const std::string& path) {
-  nlohmann::ordered_json j;
-  j["trends"] = nlohmann::ordered_json::object();
+  // Written piece by piece (one trend, one pair at a time): the pairs grow with trends², so no whole
+  // document is built in memory.
+  std::ofstream file;
+  std::ostream* os = &std::cout;
+  if (path != "-") {
+    file = open_out(path);
+    os = &file;
+  }
+  std::ostream& f = *os;
+  auto dump = [](const nlohmann::ordered_json& j) {
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  };
+  f << "{\"trends\": {";
+  bool first = true;
   for (const auto& m : r.trends) {
     nlohmann::ordered_json t;
     t["tweets"] = m.tweets;
@@ -281,23 +294,25 @@ void write_trends_json(const TrendReport& r, const std::string& path) {
     t["last_time"] = format_time(m.last_time);
     auto& v = t["volume"] = nlohmann::ordered_json::array();
     for (const auto& [b, n] : m.volume) v.push_back({format_time(b), n});
-    j["trends"][m.trend] = std::move(t);
+    f << (first ? "\n" : ",\n") << dump(nlohmann::ordered_json(m.trend)) << ": " << dump(t);
+    first = false;
   }
-  auto& pairs = j["pairs"] = nlohmann::ordered_json::array();
-  for (const auto& p : r.pairs)
-    pairs.push_back({{"a", p.a}, {"b", p.b}, {"pct_common_users", p.pct_common_users},
-                     {"common_users", p.common_users}, {"union_users", p.union_users}});
-  j["bucket_seconds"] = r.bucket_seconds;
-  j["tweets_read"] = r.tweets;
-  j["tweets_without_trend"] = r.tweets_without_trend;
-  if (path == "-") {
-    std::fwrite(j.dump(1).c_str(), 1, j.dump(1).size(), stdout);
-    std::fputc('\n', stdout);
-    return;
+  f << "\n},\n\"pairs\": [";
+  first = true;
+  for (const auto& p : r.pairs) {
+    nlohmann::ordered_json o = {{"a", p.a}, {"b", p.b}, {"pct_common_users", p.pct_common_users},
+                                {"common_users", p.common_users}, {"union_users", p.union_users}};
+    f << (first ? "\n" : ",\n") << dump(o);
+    first = false;
   }
-  auto f = open_out(path);
-  f << j.dump(1) << "\n";
-  close_out(f, path);
+  f << "\n],\n\"bucket_seconds\": " << r.bucket_seconds << ", \"tweets_read\": " << r.tweets
+    << ", \"tweets_without_trend\": " << r.tweets_without_trend << "}\n";
+  if (path != "-") {
+    close_out(file, path);
+  } else {
+    f.flush();
+    if (!f) TERN_FAIL("write failed: <stdout>");
+  }
 }
 
 void write_trends_csv(const TrendReport& r, const std::string& dir) {
