@@ -233,11 +233,14 @@ TEST(SocialCoordinate, CoSimilarityFromEmbeddingsInsideAndOutsideTheWindow) {
   // Rows: t1 (u1, 0 s) e1; t2 (u2, 60 s) cos 0.95 with e1; t3 (u3, 121 s) = e1 but 61 s after t2;
   // t4 (u4, 30 s) orthogonal; t5 (u5, 10 s) = e1 with t1's very text (a co-tweet, not a co-similarity);
   // t6 (u6, 20 s) cos 0.85 with e1 and 0.64 with e2: below 0.9.
+  // Rows 7..12 (ids no tweet has) are the negated rows 1..6: the file's mean is 0, so the centring before the
+  // cosine changes nothing here.
   std::vector<float> e = {1, 0, 0, 0.95f, 0.3122499f, 0, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0.85f, -0.5267827f, 0};
-  std::vector<int64_t> ids = {101, 102, 103, 104, 105, 106};
+  for (int i = 0; i < 18; ++i) e.push_back(-e[i]);
+  std::vector<int64_t> ids = {101, 102, 103, 104, 105, 106, 201, 202, 203, 204, 205, 206};
   tern::TensorMap arrays;
-  arrays["embeddings"] = tern::Tensor::from_data(e.data(), {6, 3});
-  arrays["ids"] = tern::Tensor::from_data(ids.data(), {6});
+  arrays["embeddings"] = tern::Tensor::from_data(e.data(), {12, 3});
+  arrays["ids"] = tern::Tensor::from_data(ids.data(), {12});
   std::string path = (std::filesystem::temp_directory_path() / ("tern_sim_" + std::to_string(getpid()) + ".h5")).string();
   tern::write_h5_arrays(path, arrays);
   CoordOptions o = only(CoType::Tweet);
@@ -256,12 +259,12 @@ TEST(SocialCoordinate, CoSimilarityFromEmbeddingsInsideAndOutsideTheWindow) {
   missing.id = "999";
   c.add(missing);
   CoordResult r = c.finish();
-  EXPECT_EQ(r.actions[static_cast<int>(CoType::Similarity)], 6);
+  EXPECT_EQ(r.actions[static_cast<int>(CoType::Similarity)], 6);  // the seventh tweet has no embedding
   EXPECT_EQ(edges(r, CoType::Similarity), (Edges{{"u1|u2", 1}, {"u2|u5", 1}}));
   std::filesystem::remove(path);
   // A file without ids or lines cannot be joined.
   tern::TensorMap bare;
-  bare["embeddings"] = tern::Tensor::from_data(e.data(), {6, 3});
+  bare["embeddings"] = tern::Tensor::from_data(e.data(), {12, 3});
   tern::write_h5_arrays(path, bare);
   EXPECT_THROW(Coordinator{o}, tern::Error);
   std::filesystem::remove(path);
