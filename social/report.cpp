@@ -92,7 +92,8 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
   bool preds_done = false;
   auto next_label = [&](const Tweet& t, std::string& label) -> bool {
     if (!by_id.empty()) {
-      auto it = by_id.find(t.id);
+      // tern infer writes the input line as the id when the archive has none.
+      auto it = by_id.find(t.id.empty() ? std::to_string(t.line) : t.id);
       if (it == by_id.end()) return false;
       label = it->second;
       return true;
