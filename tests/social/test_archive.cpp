@@ -151,3 +151,18 @@ TEST(SocialArchive, BadRowsAreReportedAndSkipped) {
   EXPECT_EQ(r.bad[0].file, path);
   EXPECT_EQ(r.tweets[1].id, "6");
 }
+
+TEST(SocialArchive, RealSnscrapeSample) {
+  // tests/data/sample/mayweather_sample.jsonl: 40 real tweets in snscrape layout (see tests/data/PROVENANCE.txt).
+  Read r = read("tests/data/sample/mayweather_sample.jsonl");
+  ASSERT_EQ(r.tweets.size(), 40u);
+  EXPECT_TRUE(r.bad.empty());
+  const Tweet& t = r.tweets[0];
+  EXPECT_EQ(t.id, "901656910939770881");
+  EXPECT_EQ(t.author_name, "aaLiysr");
+  EXPECT_EQ(t.time, 1503792334);
+  EXPECT_EQ(t.hashtags, (std::vector<std::string>{"mcgregor"}));  // from the hashtags field
+  EXPECT_TRUE(t.mentions.empty());                                 // "mentionedUsers": null -> from the text: none
+  EXPECT_EQ(t.urls, (std::vector<std::string>{"https://t.co/mJHDvLfIVc"}));  // no links field: from the text
+  EXPECT_FALSE(t.is_retweet);
+}
