@@ -16,7 +16,7 @@ int cmd_trends(int argc, char** argv) {
   std::vector<std::string> inputs;
   std::string out, json_path, group_by, bucket = "10m", format = "auto", map, errors, encoding;
   int64_t min_tweets = 1, pairs_top = 0;
-  bool replace_utf8 = false;
+  bool replace_utf8 = false, all_pairs = false;
   app.add_option("archives", inputs, "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
       ->required();
   app.add_option("--out", out, "directory for trends.csv, pairs.csv, volume.csv, duplicate_posters.csv");
@@ -27,6 +27,8 @@ int cmd_trends(int argc, char** argv) {
                                "reply_to quoted retweeted retweet_flag likes retweets replies quotes account_created)");
   app.add_option("--min-tweets", min_tweets, "leave out trends with fewer tweets");
   app.add_option("--pairs-top", pairs_top, "pct_common_users among the N largest trends only (0 = every pair)");
+  app.add_flag("--all-pairs", all_pairs, "list every pair even beyond 2,000,000 pairs (else only pairs with a "
+                                         "common user are listed then; the others are 0 %)");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <json>.errors.jsonl, else <out>/errors.jsonl, "
                                      "else stderr)");
   app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
@@ -50,6 +52,7 @@ int cmd_trends(int argc, char** argv) {
   to.bucket_seconds = social::parse_duration(bucket, "--bucket");
   to.min_tweets = min_tweets;
   to.pairs_top = pairs_top;
+  to.all_pairs = all_pairs;
   if (errors.empty()) errors = !json_path.empty() && json_path != "-" ? json_path + ".errors.jsonl"
                                : !out.empty() ? out + "/errors.jsonl" : "";
   social::BadRowWriter bad(errors);
@@ -58,8 +61,9 @@ int cmd_trends(int argc, char** argv) {
   social::TrendReport r = acc.finish();
   if (!out.empty()) social::write_trends_csv(r, out);
   if (!json_path.empty()) social::write_trends_json(r, json_path);
-  std::fprintf(stderr, "tern trends: %lld tweets, %zu trends, %lld bad rows%s%s\n", static_cast<long long>(r.tweets),
-               r.trends.size(), static_cast<long long>(bad.count()), bad.count() ? " -> " : "",
+  std::fprintf(stderr, "tern trends: %lld tweets, %zu trends, %zu pairs%s, %lld bad rows%s%s\n",
+               static_cast<long long>(r.tweets), r.trends.size(), r.pairs.size(),
+               r.zero_pairs_omitted ? " (with a common user; --all-pairs for all)" : "", static_cast<long long>(bad.count()), bad.count() ? " -> " : "",
                bad.count() ? (errors.empty() ? "<stderr>" : errors.c_str()) : "");
   return bad.count() ? 3 : 0;
 }

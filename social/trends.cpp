@@ -198,7 +198,7 @@ TrendReport TrendAccumulator::finish() const {
     }
     r.trends.push_back(std::move(m));
   }
-  // Pairs: intersections from each user's trend list (sparse); every pair is reported, 0 included.
+  // Pairs: intersections from each user's trend list (sparse).
   size_t np = r.trends.size();
   if (im.opt.pairs_top > 0) np = std::min<size_t>(np, static_cast<size_t>(im.opt.pairs_top));
   std::unordered_map<uint32_t, std::vector<uint32_t>> user_trends;
@@ -211,17 +211,31 @@ TrendReport TrendAccumulator::finish() const {
         uint32_t a = std::min(list[x], list[y]), b = std::max(list[x], list[y]);
         ++common[static_cast<uint64_t>(a) * np + b];
       }
-  for (size_t a = 0; a < np; ++a)
-    for (size_t b = a + 1; b < np; ++b) {
-      TrendPair p;
-      p.a = r.trends[a].trend;
-      p.b = r.trends[b].trend;
-      auto c = common.find(static_cast<uint64_t>(a) * np + b);
-      p.common_users = c == common.end() ? 0 : c->second;
-      p.union_users = r.trends[a].distinct_users + r.trends[b].distinct_users - p.common_users;
-      p.pct_common_users = p.union_users ? 100.0 * p.common_users / p.union_users : 0.0;
-      r.pairs.push_back(std::move(p));
-    }
+  auto make = [&](size_t a, size_t b, int64_t c) {
+    TrendPair p;
+    p.a = static_cast<uint32_t>(a);
+    p.b = static_cast<uint32_t>(b);
+    p.common_users = c;
+    p.union_users = r.trends[a].distinct_users + r.trends[b].distinct_users - c;
+    p.pct_common_users = p.union_users ? 100.0 * c / p.union_users : 0.0;
+    return p;
+  };
+  const int64_t npairs = static_cast<int64_t>(np) * (static_cast<int64_t>(np) - 1) / 2;
+  if (im.opt.all_pairs || npairs <= TrendOptions::kDensePairs) {
+    r.pairs.reserve(static_cast<size_t>(npairs));
+    for (size_t a = 0; a < np; ++a)
+      for (size_t b = a + 1; b < np; ++b) {
+        auto c = common.find(static_cast<uint64_t>(a) * np + b);
+        r.pairs.push_back(make(a, b, c == common.end() ? 0 : c->second));
+      }
+  } else {
+    r.zero_pairs_omitted = true;
+    std::vector<std::pair<uint64_t, int64_t>> nz(common.begin(), common.end());
+    std::unordered_map<uint64_t, int64_t>().swap(common);
+    std::sort(nz.begin(), nz.end());
+    r.pairs.reserve(nz.size());
+    for (const auto& [key, c] : nz) r.pairs.push_back(make(key / np, key % np, c));
+  }
   return r;
 }
 
@@ -300,12 +314,14 @@ void write_trends_json(const TrendReport& r, const std::string& path) {
   f << "\n},\n\"pairs\": [";
   first = true;
   for (const auto& p : r.pairs) {
-    nlohmann::ordered_json o = {{"a", p.a}, {"b", p.b}, {"pct_common_users", p.pct_common_users},
+    nlohmann::ordered_json o = {{"a", r.trends[p.a].trend}, {"b", r.trends[p.b].trend},
+                                {"pct_common_users", p.pct_common_users},
                                 {"common_users", p.common_users}, {"union_users", p.union_users}};
     f << (first ? "\n" : ",\n") << dump(o);
     first = false;
   }
-  f << "\n],\n\"bucket_seconds\": " << r.bucket_seconds << ", \"tweets_read\": " << r.tweets
+  f << "\n],\n\"zero_pairs_omitted\": " << (r.zero_pairs_omitted ? "true" : "false")
+    << ", \"bucket_seconds\": " << r.bucket_seconds << ", \"tweets_read\": " << r.tweets
     << ", \"tweets_without_trend\": " << r.tweets_without_trend << "}\n";
   if (path != "-") {
     close_out(file, path);
@@ -338,7 +354,7 @@ void write_trends_csv(const TrendReport& r, const std::string& dir) {
   f = open_out(p);
   f << "a,b,common_users,union_users,pct_common_users\n";
   for (const auto& x : r.pairs)
-    f << csv_cell(x.a) << ',' << csv_cell(x.b) << ',' << x.common_users << ',' << x.union_users << ','
+    f << csv_cell(r.trends[x.a].trend) << ',' << csv_cell(r.trends[x.b].trend) << ',' << x.common_users << ',' << x.union_users << ','
       << num(x.pct_common_users) << '\n';
   close_out(f, p);
   p = dir + "/volume.csv";

@@ -16,6 +16,10 @@ struct TrendOptions {
   int64_t bucket_seconds = 600;  // volume series bucket
   int64_t min_tweets = 1;        // trends with fewer tweets are left out of the results
   int64_t pairs_top = 0;         // pct_common_users for the N largest trends only (0 = every pair)
+  // Every pair, 0 % included, is listed while there are at most kDensePairs of them (or always with
+  // all_pairs); beyond that only pairs with a common user (the others are 0 % by definition).
+  bool all_pairs = false;
+  static constexpr int64_t kDensePairs = 2'000'000;
   int top_posters = 10;
 };
 
@@ -43,7 +47,7 @@ struct TrendMetrics {
 };
 
 struct TrendPair {
-  std::string a, b;
+  uint32_t a = 0, b = 0;  // indices into TrendReport::trends, a < b
   int64_t common_users = 0, union_users = 0;
   double pct_common_users = 0;
 };
@@ -53,7 +57,8 @@ struct TrendReport {
   int64_t tweets_without_trend = 0;
   int64_t bucket_seconds = 600;
   std::vector<TrendMetrics> trends;  // by tweets, descending, then name
-  std::vector<TrendPair> pairs;
+  std::vector<TrendPair> pairs;  // by (a, b)
+  bool zero_pairs_omitted = false;  // too many pairs: only those with a common user are listed
 };
 
 class TrendAccumulator {

@@ -105,7 +105,7 @@ TEST(SocialTrends, EveryMetricOfAHandBuiltTrend) {
   // Pairs: a = {u1,u2,u3}, b = {u3,u1}, c = {u4}.
   ASSERT_EQ(r.pairs.size(), 3u);
   for (const auto& p : r.pairs) {
-    if (p.a == "a" && p.b == "b") {
+    if (r.trends[p.a].trend == "a" && r.trends[p.b].trend == "b") {
       EXPECT_EQ(p.common_users, 2);
       EXPECT_EQ(p.union_users, 3);
       EXPECT_DOUBLE_EQ(p.pct_common_users, 200.0 / 3);
@@ -215,6 +215,7 @@ TEST(SocialTrends, PairsTopLimitsPairs) {
   opt.pairs_top = 2;
   TrendReport r = build(opt);
   ASSERT_EQ(r.pairs.size(), 1u);
-  EXPECT_EQ(r.pairs[0].a, "a");
-  EXPECT_EQ(r.pairs[0].b, "b");
+  EXPECT_EQ(r.trends[r.pairs[0].a].trend, "a");
+  EXPECT_EQ(r.trends[r.pairs[0].b].trend, "b");
+  EXPECT_FALSE(r.zero_pairs_omitted);
 }
