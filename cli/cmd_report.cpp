@@ -17,10 +17,12 @@ int cmd_report(int argc, char** argv) {
   std::string format = "auto", map, errors, group_by, encoding;
   int64_t min_weight = 1, max_graph = 300;
   int top_trends = 8;
-  app.add_option("archives", inputs, "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
+  app.add_option("archives", inputs,
+                 "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
       ->required();
   app.add_option("--out", out, "the HTML file to write")->required();
-  app.add_option("--infer", predictions, "tern infer predictions (JSONL): joined by \"id\", else line by line");
+  app.add_option("--infer", predictions,
+                 "tern infer predictions (JSONL): joined by \"id\", else line by line");
   app.add_option("--label-field", label_field, "the predicted label's field in --infer lines");
   app.add_option("--title", title, "report title");
   app.add_option("--bucket", bucket, "time bucket of the charts");
@@ -28,7 +30,8 @@ int cmd_report(int argc, char** argv) {
   app.add_option("--top-trends", top_trends, "trends drawn in the charts");
   app.add_option("--window", window, "coordination window");
   app.add_option("--min-weight", min_weight, "coordination: minimum combined edge weight");
-  app.add_option("--max-graph-accounts", max_graph, "accounts drawn in the coordination graph (strongest first)");
+  app.add_option("--max-graph-accounts", max_graph,
+                 "accounts drawn in the coordination graph (strongest first)");
   app.add_option("--map", map, "field=column,... as in tern trends");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <out>.errors.jsonl)");
   app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
@@ -60,11 +63,13 @@ int cmd_report(int argc, char** argv) {
   if (errors.empty()) errors = out + ".errors.jsonl";
   social::BadRowWriter bad(errors);
   auto s = social::write_report(inputs, ao, to, co, ro, bad, out);
-  std::fprintf(stderr, "tern report: %lld tweets, %lld trends, %lld coordinated accounts, %lld predictions joined, "
-               "%lld bad rows%s%s -> %s\n", static_cast<long long>(s.tweets), static_cast<long long>(s.trends),
+  std::fprintf(stderr,
+               "tern report: %lld tweets, %lld trends, %lld coordinated accounts, %lld predictions joined, "
+               "%lld bad rows%s%s -> %s\n",
+               static_cast<long long>(s.tweets), static_cast<long long>(s.trends),
                static_cast<long long>(s.coordinated_accounts), static_cast<long long>(s.predictions_joined),
-               static_cast<long long>(bad.count()), bad.count() ? " -> " : "", bad.count() ? errors.c_str() : "",
-               out.c_str());
+               static_cast<long long>(bad.count()), bad.count() ? " -> " : "",
+               bad.count() ? errors.c_str() : "", out.c_str());
   return bad.count() ? 3 : 0;
 }
 

@@ -17,10 +17,10 @@ using nlohmann::json;
 
 namespace {
 
-const std::vector<std::string> kFields = {"id",       "text",         "time",         "author",   "author_id",
-                                          "hashtags", "mentions",     "urls",         "reply_to", "quoted",
-                                          "retweeted", "retweet_flag", "likes",       "retweets", "replies",
-                                          "quotes",   "account_created"};
+const std::vector<std::string> kFields = {"id",        "text",           "time",  "author",   "author_id",
+                                          "hashtags",  "mentions",       "urls",  "reply_to", "quoted",
+                                          "retweeted", "retweet_flag",   "likes", "retweets", "replies",
+                                          "quotes",    "account_created"};
 
 // Common names, first match wins. Nested objects are looked up by dotted path.
 const std::map<std::string, std::vector<std::string>> kCandidates = {
@@ -37,12 +37,15 @@ const std::map<std::string, std::vector<std::string>> kCandidates = {
     {"reply_to",
      {"inReplyToTweetId", "in_reply_to_status_id_str", "in_reply_to_status_id", "in_reply_to_tweet_id",
       "reply_to"}},
-    {"quoted", {"quotedTweet.id", "quoted_status_id_str", "quoted_status.id_str", "quoted_id", "quoted_status_id"}},
+    {"quoted",
+     {"quotedTweet.id", "quoted_status_id_str", "quoted_status.id_str", "quoted_id", "quoted_status_id"}},
     {"retweeted",
-     {"retweetedTweet.id", "retweeted_status.id_str", "retweeted_status.id", "retweeted_id", "retweeted_status_id"}},
+     {"retweetedTweet.id", "retweeted_status.id_str", "retweeted_status.id", "retweeted_id",
+      "retweeted_status_id"}},
     {"retweet_flag", {"is_retweet", "retweet"}},
-    {"likes", {"likeCount", "public_metrics.like_count", "favorite_count", "like_count", "likes", "nlikes",
-               "favorites"}},
+    {"likes",
+     {"likeCount", "public_metrics.like_count", "favorite_count", "like_count", "likes", "nlikes",
+      "favorites"}},
     {"retweets", {"retweetCount", "public_metrics.retweet_count", "retweet_count", "retweets", "nretweets"}},
     {"replies", {"replyCount", "public_metrics.reply_count", "reply_count", "replies", "nreplies"}},
     {"quotes", {"quoteCount", "public_metrics.quote_count", "quote_count", "quotes", "nquotes"}},
@@ -106,8 +109,10 @@ std::vector<std::string> items(const json& v, const char* const* members, bool u
     bool sep = url_like ? (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == '[' || c == ']' ||
                            c == '\'' || c == '"')
                         : !(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80));
-    if (sep) flush();
-    else cur += c;
+    if (sep)
+      flush();
+    else
+      cur += c;
   }
   flush();
   return out;
@@ -249,7 +254,8 @@ struct ArchiveReader::Impl {
       t.hashtags = extract_hashtags(t.text);
     }
     if (const json* v = field(o, "mentions")) {
-      for (auto& m : items(*v, kUserMembers, false)) t.mentions.push_back(to_lower(m[0] == '@' ? m.substr(1) : m));
+      for (auto& m : items(*v, kUserMembers, false))
+        t.mentions.push_back(to_lower(m[0] == '@' ? m.substr(1) : m));
     } else {
       t.mentions = extract_mentions(t.text);
     }
@@ -310,7 +316,8 @@ struct ArchiveReader::Impl {
   }
 };
 
-ArchiveReader::ArchiveReader(const std::string& path, const ArchiveOptions& opt) : impl_(std::make_unique<Impl>()) {
+ArchiveReader::ArchiveReader(const std::string& path, const ArchiveOptions& opt)
+    : impl_(std::make_unique<Impl>()) {
   impl_->opt = opt;
   infer::ReaderOptions ro;
   ro.encoding = opt.encoding;
@@ -334,7 +341,8 @@ ArchiveReader::Result ArchiveReader::next(Tweet& t, BadRow& bad) {
       return Result::Bad;
     }
     if (!im.reader->next(im.rec)) return Result::End;
-    im.fixed_columns = im.reader->format() == infer::InputFormat::Csv || im.reader->format() == infer::InputFormat::Tsv;
+    im.fixed_columns =
+        im.reader->format() == infer::InputFormat::Csv || im.reader->format() == infer::InputFormat::Tsv;
     const json& j = im.rec.json();
     if (!im.rec.error.empty()) {
       bad = {im.reader->name(), im.rec.line, im.rec.error};
@@ -343,7 +351,8 @@ ArchiveReader::Result ArchiveReader::next(Tweet& t, BadRow& bad) {
     im.includes = json();
     // API v2 response line: {"data": tweet | [tweets], "includes": {...}}.
     auto data = j.find("data");
-    if (data != j.end() && (data->is_object() || data->is_array()) && im.opt.map.find("text") == im.opt.map.end()) {
+    if (data != j.end() && (data->is_object() || data->is_array()) &&
+        im.opt.map.find("text") == im.opt.map.end()) {
       if (auto inc = j.find("includes"); inc != j.end()) im.includes = *inc;
       if (data->is_object()) {
         im.queue.emplace_back(*data, im.rec.line);
@@ -376,7 +385,8 @@ void BadRowWriter::operator()(const BadRow& b) {
     if (!f_) TERN_FAIL("cannot write the errors file " << path_);
   }
   std::string line = json{{"file", b.file}, {"line", b.line}, {"reason", b.reason}}.dump(
-                         -1, ' ', false, json::error_handler_t::replace) + "\n";
+                         -1, ' ', false, json::error_handler_t::replace) +
+                     "\n";
   if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
     TERN_FAIL("write failed: " << (path_.empty() ? "<stderr>" : path_));
   ++count_;

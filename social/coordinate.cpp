@@ -19,7 +19,8 @@ namespace tern::social {
 
 namespace {
 
-const char* kTypeNames[kCoTypes] = {"co_retweet", "co_tweet", "co_link", "co_reply", "co_hashtag", "co_similarity"};
+const char* kTypeNames[kCoTypes] = {"co_retweet", "co_tweet",   "co_link",
+                                    "co_reply",   "co_hashtag", "co_similarity"};
 
 struct Event {
   uint32_t key;
@@ -83,11 +84,15 @@ struct IgraphInit {
     igraph_set_attribute_table(&igraph_cattribute_table);
   }
 };
-void igraph_init_once() { static IgraphInit init; }
+void igraph_init_once() {
+  static IgraphInit init;
+}
 
 }  // namespace
 
-const char* co_type_name(CoType t) { return kTypeNames[static_cast<int>(t)]; }
+const char* co_type_name(CoType t) {
+  return kTypeNames[static_cast<int>(t)];
+}
 
 CoType parse_co_type(const std::string& s) {
   for (int i = 0; i < kCoTypes; ++i)
@@ -138,7 +143,8 @@ struct Coordinator::Impl {
     }
     auto ids = m.find("ids");
     auto lines = m.find("lines");
-    TERN_CHECK(ids != m.end() || lines != m.end(), path << ": has neither 'ids' nor 'lines' to join embeddings to tweets");
+    TERN_CHECK(ids != m.end() || lines != m.end(),
+               path << ": has neither 'ids' nor 'lines' to join embeddings to tweets");
     by_id = ids != m.end();
     const Tensor& key = by_id ? ids->second : lines->second;
     TERN_CHECK(key.size(0) == n, path << ": " << (by_id ? "ids" : "lines") << " has " << key.size(0)
@@ -373,13 +379,15 @@ CoordResult Coordinator::finish() {
   double total_w = 0;
   for (igraph_integer_t i = 0; i < igraph_vector_size(&w); ++i) total_w += VECTOR(w)[i];
   igraph_integer_t nclus = 0;
-  ig(igraph_community_leiden(&g, &w, &strength, 1.0 / (2.0 * total_w), 0.01, false, 2, &clus, &nclus, nullptr),
+  ig(igraph_community_leiden(&g, &w, &strength, 1.0 / (2.0 * total_w), 0.01, false, 2, &clus, &nclus,
+                             nullptr),
      "community_leiden");
   if (im.opt.layout) {
     igraph_matrix_t xy;
     igraph_matrix_init(&xy, 0, 0);
     ig(igraph_layout_fruchterman_reingold(&g, &xy, false, 500, std::sqrt(static_cast<double>(n)),
-                                          IGRAPH_LAYOUT_AUTOGRID, nullptr, nullptr, nullptr, nullptr, nullptr),
+                                          IGRAPH_LAYOUT_AUTOGRID, nullptr, nullptr, nullptr, nullptr,
+                                          nullptr),
        "layout_fruchterman_reingold");
     for (igraph_integer_t i = 0; i < n; ++i) {
       r.accounts[i].x = MATRIX(xy, i, 0);
@@ -422,7 +430,8 @@ CoordResult Coordinator::finish() {
   for (int64_t ci = 0; ci < ncomp; ++ci) {
     auto& c = r.components[ci];
     std::sort(c.accounts.begin(), c.accounts.end(), [&](uint32_t a, uint32_t b) {
-      if (r.accounts[a].strength != r.accounts[b].strength) return r.accounts[a].strength > r.accounts[b].strength;
+      if (r.accounts[a].strength != r.accounts[b].strength)
+        return r.accounts[a].strength > r.accounts[b].strength;
       return r.accounts[a].name < r.accounts[b].name;
     });
     std::vector<int64_t> cl;
@@ -507,8 +516,8 @@ void write_edges_csv(const CoordResult& r, const std::string& path) {
   for (const auto& e : r.edges)
     for (int k = 0; k < kCoTypes; ++k)
       if (e.weight[k])
-        f << csv_cell(r.accounts[e.a].name) << ',' << csv_cell(r.accounts[e.b].name) << ',' << kTypeNames[k] << ','
-          << e.weight[k] << '\n';
+        f << csv_cell(r.accounts[e.a].name) << ',' << csv_cell(r.accounts[e.b].name) << ',' << kTypeNames[k]
+          << ',' << e.weight[k] << '\n';
   f.close();
   if (!f) TERN_FAIL("write failed: " << path);
 }
@@ -538,10 +547,12 @@ void write_components_json(const CoordResult& r, const std::string& path) {
     auto& acc = o["accounts"] = nlohmann::ordered_json::array();
     for (uint32_t a : c.accounts) {
       const auto& x = r.accounts[a];
-      acc.push_back({{"name", x.name}, {"cluster", x.cluster}, {"strength", x.strength}, {"tweets", x.tweets}});
+      acc.push_back(
+          {{"name", x.name}, {"cluster", x.cluster}, {"strength", x.strength}, {"tweets", x.tweets}});
     }
     auto& ex = o["examples"] = nlohmann::ordered_json::array();
-    for (const auto& [t, text] : c.examples) ex.push_back({{"type", kTypeNames[static_cast<int>(t)]}, {"text", text}});
+    for (const auto& [t, text] : c.examples)
+      ex.push_back({{"type", kTypeNames[static_cast<int>(t)]}, {"text", text}});
     comps.push_back(std::move(o));
   }
   std::ofstream f(path, std::ios::binary);

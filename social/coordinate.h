@@ -16,34 +16,34 @@ namespace tern::social {
 
 enum class CoType { Retweet = 0, Tweet, Link, Reply, Hashtag, Similarity };
 constexpr int kCoTypes = 6;
-const char* co_type_name(CoType t);  // "co_retweet", "co_tweet", ...
+const char* co_type_name(CoType t);          // "co_retweet", "co_tweet", ...
 CoType parse_co_type(const std::string& s);  // "co_retweet" or "retweet"; throws tern::Error
 
 struct CoordOptions {
   int64_t window_seconds = 60;  // actions at most this far apart (inclusive) coordinate
   int64_t min_weight = 1;       // an edge is kept when its weight summed over the types reaches this
   std::array<bool, kCoTypes> types{true, true, true, true, true, false};
-  int min_hashtags = 3;          // co-hashtag: a tweet's hashtag sequence needs at least this many tags
-  int min_text_chars = 10;       // co-tweet: letters / digits outside hashtags the normalised text needs
-  int64_t max_examples = 3;      // example tweets per account
+  int min_hashtags = 3;      // co-hashtag: a tweet's hashtag sequence needs at least this many tags
+  int min_text_chars = 10;   // co-tweet: letters / digits outside hashtags the normalised text needs
+  int64_t max_examples = 3;  // example tweets per account
   // co_similarity: tern embeddings (HDF5 from `tern infer --embeddings`: float32 (N, C) `embeddings`, int64
   // `ids` and / or `lines`), joined to tweets by id when the file has ids, else by input line. Two tweets
   // coordinate when their cosine is >= min_similarity and their normalised texts differ (identical texts
   // are co-tweets already). Enables the type.
   std::string embeddings;
   double min_similarity = 0.9;
-  bool layout = false;           // 2-D positions for the report (igraph Fruchterman-Reingold)
+  bool layout = false;  // 2-D positions for the report (igraph Fruchterman-Reingold)
 };
 
 struct CoordAccount {
   std::string name;  // display name (author name, else id)
   int64_t component = -1;
-  int64_t cluster = -1;   // Leiden cluster (igraph, modularity, weighted), numbered over the whole graph
-  double strength = 0;    // summed weight of its kept edges
-  int64_t tweets = 0;     // tweets it posted in the archive
+  int64_t cluster = -1;  // Leiden cluster (igraph, modularity, weighted), numbered over the whole graph
+  double strength = 0;   // summed weight of its kept edges
+  int64_t tweets = 0;    // tweets it posted in the archive
   std::array<int64_t, kCoTypes> by_type{};  // its strength per type
-  std::vector<std::string> examples;  // some of its coordinated tweets (texts)
-  double x = 0, y = 0;    // layout, when asked
+  std::vector<std::string> examples;        // some of its coordinated tweets (texts)
+  double x = 0, y = 0;                      // layout, when asked
 };
 
 struct CoordEdge {
@@ -64,7 +64,7 @@ struct CoordResult {
   int64_t tweets = 0;
   int64_t accounts_seen = 0;
   std::array<int64_t, kCoTypes> actions{};  // actions per type considered
-  std::vector<CoordAccount> accounts;  // accounts in at least one kept edge
+  std::vector<CoordAccount> accounts;       // accounts in at least one kept edge
   std::vector<CoordEdge> edges;
   std::vector<CoordComponent> components;  // by size, descending
   CoordOptions options;
@@ -83,7 +83,7 @@ class Coordinator {
 };
 
 void write_graphml(const CoordResult& r, const std::string& path);
-void write_edges_csv(const CoordResult& r, const std::string& path);     // source,target,type,weight
+void write_edges_csv(const CoordResult& r, const std::string& path);  // source,target,type,weight
 void write_components_json(const CoordResult& r, const std::string& path);
 
 }  // namespace tern::social

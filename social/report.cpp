@@ -1,5 +1,6 @@
 // tern report: one pass over the archives feeds the trend metrics, the coordination network and the report's
-// own tallies (accounts, duplicate texts, labels over time); the page is report_page.cpp with the data inline.
+// own tallies (accounts, duplicate texts, labels over time); the page is report_page.cpp with the data
+// inline.
 #include "social/report.h"
 
 #include <algorithm>
@@ -118,7 +119,8 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
         ++sum.tweets;
         trends.add(t);
         coord.add(t);
-        auto [it, fresh] = account_index.try_emplace(t.account(), static_cast<uint32_t>(account_names.size()));
+        auto [it, fresh] =
+            account_index.try_emplace(t.account(), static_cast<uint32_t>(account_names.size()));
         if (fresh) {
           account_names.push_back(t.display());
           account_tweets.push_back(0);
@@ -128,7 +130,8 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
         if (!norm.empty()) {
           DupText& d = texts[norm];
           if (d.tweets++ == 0) d.text = norm;
-          if (d.users.size() < kUserCap && std::find(d.users.begin(), d.users.end(), it->second) == d.users.end())
+          if (d.users.size() < kUserCap &&
+              std::find(d.users.begin(), d.users.end(), it->second) == d.users.end())
             d.users.push_back(it->second);
         }
         std::string label;
@@ -136,8 +139,9 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
           ++sum.predictions_joined;
           auto [li, lfresh] = label_index.try_emplace(label, static_cast<uint32_t>(label_names.size()));
           if (lfresh) label_names.push_back(label);
-          int64_t b = static_cast<int64_t>(std::floor(static_cast<double>(t.time) / trend_opt.bucket_seconds)) *
-                      trend_opt.bucket_seconds;
+          int64_t b =
+              static_cast<int64_t>(std::floor(static_cast<double>(t.time) / trend_opt.bucket_seconds)) *
+              trend_opt.bucket_seconds;
           const auto& tags = t.groups.empty() ? t.hashtags : t.groups;
           for (const auto& tag : tags) {
             auto& v = label_series[tag][b];
@@ -177,7 +181,8 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
     o["retweets_per_user"] = m.has_counts ? ojson(m.retweets_per_user) : ojson();
     o["mean_gap_minutes"] = m.mean_gap_minutes ? ojson(*m.mean_gap_minutes) : ojson();
     auto& tp = o["top_duplicate_posters"] = ojson::array();
-    for (const auto& p : m.top_duplicate_posters) tp.push_back({{"user", p.user}, {"duplicates", p.duplicates}});
+    for (const auto& p : m.top_duplicate_posters)
+      tp.push_back({{"user", p.user}, {"duplicates", p.duplicates}});
     auto& v = o["volume"] = ojson::array();
     if (static_cast<int>(i) < opt.top_trends)
       for (const auto& [b, n] : m.volume) v.push_back({b, n});
@@ -235,8 +240,9 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
   std::vector<uint32_t> gorder(cr.accounts.size());
   for (uint32_t i = 0; i < gorder.size(); ++i) gorder[i] = i;
   std::sort(gorder.begin(), gorder.end(), [&](uint32_t a, uint32_t b) {
-    return cr.accounts[a].strength != cr.accounts[b].strength ? cr.accounts[a].strength > cr.accounts[b].strength
-                                                              : cr.accounts[a].name < cr.accounts[b].name;
+    return cr.accounts[a].strength != cr.accounts[b].strength
+               ? cr.accounts[a].strength > cr.accounts[b].strength
+               : cr.accounts[a].name < cr.accounts[b].name;
   });
   if (static_cast<int64_t>(gorder.size()) > opt.max_graph_accounts)
     gorder.resize(static_cast<size_t>(opt.max_graph_accounts));
@@ -246,8 +252,14 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
   for (uint32_t a : gorder) {
     gid[a] = static_cast<uint32_t>(nodes.size());
     const auto& x = cr.accounts[a];
-    nodes.push_back({{"name", x.name}, {"x", x.x}, {"y", x.y}, {"component", x.component}, {"cluster", x.cluster},
-                     {"strength", x.strength}, {"tweets", x.tweets}, {"examples", x.examples}});
+    nodes.push_back({{"name", x.name},
+                     {"x", x.x},
+                     {"y", x.y},
+                     {"component", x.component},
+                     {"cluster", x.cluster},
+                     {"strength", x.strength},
+                     {"tweets", x.tweets},
+                     {"examples", x.examples}});
   }
   auto& edges = G["edges"] = ojson::array();
   for (const auto& e : cr.edges) {
@@ -255,8 +267,9 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
     if (ia == gid.end() || ib == gid.end()) continue;
     std::string types;
     for (int k = 0; k < kCoTypes; ++k)
-      if (e.weight[k]) types += (types.empty() ? "" : ", ") + std::string(co_type_name(static_cast<CoType>(k))) + " " +
-                                std::to_string(e.weight[k]);
+      if (e.weight[k])
+        types += (types.empty() ? "" : ", ") + std::string(co_type_name(static_cast<CoType>(k))) + " " +
+                 std::to_string(e.weight[k]);
     edges.push_back({ia->second, ib->second, e.total, types});
   }
   d["graph"] = std::move(G);
@@ -265,11 +278,15 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
     const auto& c = cr.components[i];
     std::string types;
     for (int k = 0; k < kCoTypes; ++k)
-      if (c.weight[k]) types += (types.empty() ? "" : ", ") + std::string(co_type_name(static_cast<CoType>(k))) + " " +
-                                std::to_string(c.weight[k]);
+      if (c.weight[k])
+        types += (types.empty() ? "" : ", ") + std::string(co_type_name(static_cast<CoType>(k))) + " " +
+                 std::to_string(c.weight[k]);
     std::vector<std::string> top;
     for (size_t j = 0; j < c.accounts.size() && j < 5; ++j) top.push_back(cr.accounts[c.accounts[j]].name);
-    comps.push_back({{"id", i}, {"size", c.accounts.size()}, {"types", types}, {"top", top},
+    comps.push_back({{"id", i},
+                     {"size", c.accounts.size()},
+                     {"types", types},
+                     {"top", top},
                      {"example", c.examples.empty() ? "" : c.examples[0].second}});
   }
   // Inline data: '<' escaped so no text can close the script element.
@@ -277,8 +294,10 @@ ReportSummary write_report(const std::vector<std::string>& inputs, const Archive
   std::string safe;
   safe.reserve(data.size());
   for (char c : data) {
-    if (c == '<') safe += "\\u003c";
-    else safe += c;
+    if (c == '<')
+      safe += "\\u003c";
+    else
+      safe += c;
   }
   std::ofstream f(out_html, std::ios::binary);
   if (!f) TERN_FAIL("cannot write " << out_html);

@@ -42,7 +42,9 @@ bool is_space_cp(int32_t cp) {
   return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }
 
-inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+inline char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
 
 bool starts_with_ci(std::string_view s, size_t i, const char* p) {
   size_t n = std::strlen(p);
@@ -135,8 +137,10 @@ std::string to_lower(std::string_view s) {
     }
     int32_t cp;
     int n = decode(s, i, cp);
-    if (cp < 0) out += s[i];
-    else append_cp(out, utf8proc_tolower(cp));
+    if (cp < 0)
+      out += s[i];
+    else
+      append_cp(out, utf8proc_tolower(cp));
     i += n;
   }
   return out;
@@ -166,9 +170,12 @@ std::string normalize_text(std::string_view s) {
     } else {
       if (pending_space && !out.empty()) out += ' ';
       pending_space = false;
-      if (cp < 0) out += s[i];
-      else if (cp < 128) out += ascii_lower(static_cast<char>(cp));
-      else append_cp(out, utf8proc_tolower(cp));
+      if (cp < 0)
+        out += s[i];
+      else if (cp < 128)
+        out += ascii_lower(static_cast<char>(cp));
+      else
+        append_cp(out, utf8proc_tolower(cp));
     }
     i += n;
   }
@@ -194,8 +201,12 @@ static std::vector<std::string> extract_tags(std::string_view s, char sigil) {
   return out;
 }
 
-std::vector<std::string> extract_hashtags(std::string_view text) { return extract_tags(text, '#'); }
-std::vector<std::string> extract_mentions(std::string_view text) { return extract_tags(text, '@'); }
+std::vector<std::string> extract_hashtags(std::string_view text) {
+  return extract_tags(text, '#');
+}
+std::vector<std::string> extract_mentions(std::string_view text) {
+  return extract_tags(text, '@');
+}
 
 std::vector<std::string> extract_urls(std::string_view s) {
   std::vector<std::string> out;
@@ -217,7 +228,8 @@ std::string canonical_url(std::string_view u) {
   size_t host_start = scheme == std::string::npos ? 0 : scheme + 3;
   size_t host_end = out.find_first_of("/?#", host_start);
   if (host_end == std::string::npos) host_end = out.size();
-  for (size_t i = 0; i < host_end; ++i) out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
+  for (size_t i = 0; i < host_end; ++i)
+    out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
   while (out.size() > host_start && out.back() == '/') out.pop_back();
   return out;
 }
@@ -246,7 +258,8 @@ bool read_int(std::string_view s, size_t& i, int min_digits, int max_digits, int
 
 int64_t make_time(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t mi, int64_t sec) {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return kNoTime;
-  return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + sec;
+  return days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+         mi * 60 + sec;
 }
 
 // Optional time-zone suffix at s[i]: Z, +HH, +HHMM, +HH:MM (spaces before it allowed). Returns false on junk.
@@ -332,7 +345,8 @@ int64_t parse_time(std::string_view s) {
     return make_time(y, mo, d, h, mi, sec);
   }
   // Twitter v1: "Wed Oct 10 20:19:24 +0000 2018"
-  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (s.size() >= 30 && s[3] == ' ' && s[7] == ' ') {
     mo = 0;
     for (int k = 0; k < 12; ++k)
@@ -377,9 +391,13 @@ int64_t parse_duration(const std::string& s, const std::string& what) {
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
   std::string unit = s.substr(i);
-  int64_t mul = unit.empty() || unit == "s" ? 1 : unit == "m" || unit == "min" ? 60 : unit == "h" ? 3600
-                : unit == "d" ? 86400 : 0;
-  if (i == 0 || i > 12 || mul == 0) TERN_FAIL(what << ": expected a duration like 60s, 10m, 1h, got '" << s << "'");
+  int64_t mul = unit.empty() || unit == "s"    ? 1
+                : unit == "m" || unit == "min" ? 60
+                : unit == "h"                  ? 3600
+                : unit == "d"                  ? 86400
+                                               : 0;
+  if (i == 0 || i > 12 || mul == 0)
+    TERN_FAIL(what << ": expected a duration like 60s, 10m, 1h, got '" << s << "'");
   return std::stoll(s.substr(0, i)) * mul;
 }
 

@@ -180,8 +180,9 @@ TrendReport TrendAccumulator::finish() const {
     if (with_created > 0) m.pct_new_account_tweets = 100.0 * new_tweets / tr.tweets;
     m.first_time = tr.first_time;
     m.last_time = tr.last_time;
-    int64_t b0 = static_cast<int64_t>(std::floor(static_cast<double>(tr.first_time) / im.opt.bucket_seconds)) *
-                 im.opt.bucket_seconds;
+    int64_t b0 =
+        static_cast<int64_t>(std::floor(static_cast<double>(tr.first_time) / im.opt.bucket_seconds)) *
+        im.opt.bucket_seconds;
     // Every bucket from the first to the last tweet (zeros included) unless that is much longer than the
     // buckets with tweets (a trend spread over years): then only the non-empty buckets.
     int64_t nb = (tr.last_time - b0) / im.opt.bucket_seconds + 1;
@@ -203,7 +204,8 @@ TrendReport TrendAccumulator::finish() const {
   if (im.opt.pairs_top > 0) np = std::min<size_t>(np, static_cast<size_t>(im.opt.pairs_top));
   std::unordered_map<uint32_t, std::vector<uint32_t>> user_trends;
   for (size_t i = 0; i < np; ++i)
-    for (const auto& [u, s] : im.trends.at(r.trends[i].trend).users) user_trends[u].push_back(static_cast<uint32_t>(i));
+    for (const auto& [u, s] : im.trends.at(r.trends[i].trend).users)
+      user_trends[u].push_back(static_cast<uint32_t>(i));
   std::unordered_map<uint64_t, int64_t> common;
   for (auto& [u, list] : user_trends)
     for (size_t x = 0; x < list.size(); ++x)
@@ -288,7 +290,9 @@ void write_trends_json(const TrendReport& r, const std::string& path) {
   for (const auto& m : r.trends) {
     nlohmann::ordered_json t;
     t["tweets"] = m.tweets;
-    auto count = [&](int64_t v) { return m.has_counts ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
+    auto count = [&](int64_t v) {
+      return m.has_counts ? nlohmann::ordered_json(v) : nlohmann::ordered_json();
+    };
     t["likes"] = count(m.likes);
     t["retweets"] = count(m.retweets);
     t["quotes"] = count(m.quotes);
@@ -298,12 +302,15 @@ void write_trends_json(const TrendReport& r, const std::string& path) {
     t["pct_duplicates"] = m.pct_duplicates;
     t["distinct_users"] = m.distinct_users;
     t["tweets_per_user"] = m.tweets_per_user;
-    t["retweets_per_user"] = m.has_counts ? nlohmann::ordered_json(m.retweets_per_user) : nlohmann::ordered_json();
-    t["mean_gap_minutes"] = m.mean_gap_minutes ? nlohmann::ordered_json(*m.mean_gap_minutes) : nlohmann::ordered_json();
+    t["retweets_per_user"] =
+        m.has_counts ? nlohmann::ordered_json(m.retweets_per_user) : nlohmann::ordered_json();
+    t["mean_gap_minutes"] =
+        m.mean_gap_minutes ? nlohmann::ordered_json(*m.mean_gap_minutes) : nlohmann::ordered_json();
     auto& tp = t["top_duplicate_posters"] = nlohmann::ordered_json::array();
-    for (const auto& d : m.top_duplicate_posters) tp.push_back({{"user", d.user}, {"duplicates", d.duplicates}});
-    t["pct_new_account_tweets"] =
-        m.pct_new_account_tweets ? nlohmann::ordered_json(*m.pct_new_account_tweets) : nlohmann::ordered_json();
+    for (const auto& d : m.top_duplicate_posters)
+      tp.push_back({{"user", d.user}, {"duplicates", d.duplicates}});
+    t["pct_new_account_tweets"] = m.pct_new_account_tweets ? nlohmann::ordered_json(*m.pct_new_account_tweets)
+                                                           : nlohmann::ordered_json();
     t["first_time"] = format_time(m.first_time);
     t["last_time"] = format_time(m.last_time);
     auto& v = t["volume"] = nlohmann::ordered_json::array();
@@ -314,9 +321,11 @@ void write_trends_json(const TrendReport& r, const std::string& path) {
   f << "\n},\n\"pairs\": [";
   first = true;
   for (const auto& p : r.pairs) {
-    nlohmann::ordered_json o = {{"a", r.trends[p.a].trend}, {"b", r.trends[p.b].trend},
+    nlohmann::ordered_json o = {{"a", r.trends[p.a].trend},
+                                {"b", r.trends[p.b].trend},
                                 {"pct_common_users", p.pct_common_users},
-                                {"common_users", p.common_users}, {"union_users", p.union_users}};
+                                {"common_users", p.common_users},
+                                {"union_users", p.union_users}};
     f << (first ? "\n" : ",\n") << dump(o);
     first = false;
   }
@@ -337,13 +346,15 @@ void write_trends_csv(const TrendReport& r, const std::string& dir) {
   if (ec) TERN_FAIL("cannot create " << dir << ": " << ec.message());
   std::string p = dir + "/trends.csv";
   auto f = open_out(p);
-  f << "trend,tweets,likes,retweets,quotes,replies,pct_more_retweets_than_likes,pct_duplicates,distinct_users,"
+  f << "trend,tweets,likes,retweets,quotes,replies,pct_more_retweets_than_likes,pct_duplicates,distinct_"
+       "users,"
        "tweets_per_user,retweets_per_user,mean_gap_minutes,pct_new_account_tweets,first_time,last_time\n";
   for (const auto& m : r.trends) {
     auto c = [&](int64_t v) { return m.has_counts ? std::to_string(v) : std::string(); };
-    f << csv_cell(m.trend) << ',' << m.tweets << ',' << c(m.likes) << ',' << c(m.retweets) << ',' << c(m.quotes)
-      << ',' << c(m.replies) << ',' << (m.has_counts ? num(m.pct_more_retweets_than_likes) : "") << ','
-      << num(m.pct_duplicates) << ',' << m.distinct_users << ',' << num(m.tweets_per_user) << ','
+    f << csv_cell(m.trend) << ',' << m.tweets << ',' << c(m.likes) << ',' << c(m.retweets) << ','
+      << c(m.quotes) << ',' << c(m.replies) << ','
+      << (m.has_counts ? num(m.pct_more_retweets_than_likes) : "") << ',' << num(m.pct_duplicates) << ','
+      << m.distinct_users << ',' << num(m.tweets_per_user) << ','
       << (m.has_counts ? num(m.retweets_per_user) : "") << ','
       << (m.mean_gap_minutes ? num(*m.mean_gap_minutes) : "") << ','
       << (m.pct_new_account_tweets ? num(*m.pct_new_account_tweets) : "") << ',' << format_time(m.first_time)
@@ -354,8 +365,8 @@ void write_trends_csv(const TrendReport& r, const std::string& dir) {
   f = open_out(p);
   f << "a,b,common_users,union_users,pct_common_users\n";
   for (const auto& x : r.pairs)
-    f << csv_cell(r.trends[x.a].trend) << ',' << csv_cell(r.trends[x.b].trend) << ',' << x.common_users << ',' << x.union_users << ','
-      << num(x.pct_common_users) << '\n';
+    f << csv_cell(r.trends[x.a].trend) << ',' << csv_cell(r.trends[x.b].trend) << ',' << x.common_users << ','
+      << x.union_users << ',' << num(x.pct_common_users) << '\n';
   close_out(f, p);
   p = dir + "/volume.csv";
   f = open_out(p);

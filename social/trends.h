@@ -57,8 +57,8 @@ struct TrendReport {
   int64_t tweets_without_trend = 0;
   int64_t bucket_seconds = 600;
   std::vector<TrendMetrics> trends;  // by tweets, descending, then name
-  std::vector<TrendPair> pairs;  // by (a, b)
-  bool zero_pairs_omitted = false;  // too many pairs: only those with a common user are listed
+  std::vector<TrendPair> pairs;      // by (a, b)
+  bool zero_pairs_omitted = false;   // too many pairs: only those with a common user are listed
 };
 
 class TrendAccumulator {

@@ -13,17 +13,17 @@ constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
 struct Tweet {
   std::string id;
-  std::string author_id;    // stable account key when the archive has one
-  std::string author_name;  // handle / screen name when present
-  int64_t time = kNoTime;   // Unix seconds, UTC (naive archive times are taken as UTC)
-  std::string text;         // the tweet's own text ("RT @user: ..." for a retweet)
+  std::string author_id;              // stable account key when the archive has one
+  std::string author_name;            // handle / screen name when present
+  int64_t time = kNoTime;             // Unix seconds, UTC (naive archive times are taken as UTC)
+  std::string text;                   // the tweet's own text ("RT @user: ..." for a retweet)
   std::vector<std::string> hashtags;  // lower-case, without '#', order of first appearance, once each
   std::vector<std::string> mentions;  // lower-case, without '@'
   std::vector<std::string> urls;      // expanded when the archive has them, else as in the text
-  std::string reply_to;      // replied-to tweet id
-  std::string quoted_id;     // quoted tweet id
-  std::string retweeted_id;  // retweeted (root) tweet id
-  bool is_retweet = false;   // a retweet even when the archive has no retweeted id
+  std::string reply_to;               // replied-to tweet id
+  std::string quoted_id;              // quoted tweet id
+  std::string retweeted_id;           // retweeted (root) tweet id
+  bool is_retweet = false;            // a retweet even when the archive has no retweeted id
   int64_t likes = -1, retweets = -1, replies = -1, quotes = -1;  // -1: absent
   int64_t account_created = kNoTime;
   std::vector<std::string> groups;  // values of the --group-by field (trends other than hashtags)

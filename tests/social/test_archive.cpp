@@ -28,8 +28,9 @@ struct Read {
 
 Read read(const std::string& path, const ArchiveOptions& opt = {}) {
   Read r;
-  read_archives({path}, opt, [&](const Tweet& t) { r.tweets.push_back(t); },
-                [&](const BadRow& b) { r.bad.push_back(b); });
+  read_archives(
+      {path}, opt, [&](const Tweet& t) { r.tweets.push_back(t); },
+      [&](const BadRow& b) { r.bad.push_back(b); });
   return r;
 }
 
@@ -47,14 +48,17 @@ TEST(SocialArchive, Snscrape) {
   std::string line2 =
       R"({"id": 12, "rawContent": "replying #A #b", "date": "2022-01-02T03:05:00+00:00",
           "user": {"id": 9, "username": "bob"}, "inReplyToTweetId": 11, "quotedTweet": {"id": 3}})";
-  for (auto& c : line1) if (c == '\n') c = ' ';
-  for (auto& c : line2) if (c == '\n') c = ' ';
+  for (auto& c : line1)
+    if (c == '\n') c = ' ';
+  for (auto& c : line2)
+    if (c == '\n') c = ' ';
   Read r = read(write_file("s.jsonl", line1 + "\n" + line2 + "\n"));
   ASSERT_EQ(r.tweets.size(), 2u);
   ASSERT_TRUE(r.bad.empty());
   const Tweet& a = r.tweets[0];
   EXPECT_EQ(a.id, "11");
-  EXPECT_EQ(a.text, "RT @orig: Big #News today https://t.co/a");  // its own rawContent, not the retweeted text
+  EXPECT_EQ(a.text,
+            "RT @orig: Big #News today https://t.co/a");  // its own rawContent, not the retweeted text
   EXPECT_EQ(a.author_id, "7");
   EXPECT_EQ(a.author_name, "alice");
   EXPECT_EQ(a.time, 1641092645);
@@ -153,7 +157,8 @@ TEST(SocialArchive, BadRowsAreReportedAndSkipped) {
 }
 
 TEST(SocialArchive, RealSnscrapeSample) {
-  // tests/data/sample/mayweather_sample.jsonl: 40 real tweets in snscrape layout (see tests/data/PROVENANCE.txt).
+  // tests/data/sample/mayweather_sample.jsonl: 40 real tweets in snscrape layout (see
+  // tests/data/PROVENANCE.txt).
   Read r = read("tests/data/sample/mayweather_sample.jsonl");
   ASSERT_EQ(r.tweets.size(), 40u);
   EXPECT_TRUE(r.bad.empty());
@@ -162,7 +167,7 @@ TEST(SocialArchive, RealSnscrapeSample) {
   EXPECT_EQ(t.author_name, "aaLiysr");
   EXPECT_EQ(t.time, 1503792334);
   EXPECT_EQ(t.hashtags, (std::vector<std::string>{"mcgregor"}));  // from the hashtags field
-  EXPECT_TRUE(t.mentions.empty());                                 // "mentionedUsers": null -> from the text: none
+  EXPECT_TRUE(t.mentions.empty());  // "mentionedUsers": null -> from the text: none
   EXPECT_EQ(t.urls, (std::vector<std::string>{"https://t.co/mJHDvLfIVc"}));  // no links field: from the text
   EXPECT_FALSE(t.is_retweet);
 }

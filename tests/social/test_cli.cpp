@@ -25,7 +25,8 @@ std::string slurp(const std::string& path) {
 TEST(SocialCli, TrendsJsonCsvAndBadRows) {
   std::string d = tern::social::test::out_dir("cli_trends");
   tern::social::test::write_fixture(d);
-  auto r = tern::test::run_tern("trends " + d + "/archive.jsonl --json " + d + "/t.json --out " + d + "/csv", "", 30);
+  auto r = tern::test::run_tern("trends " + d + "/archive.jsonl --json " + d + "/t.json --out " + d + "/csv",
+                                "", 30);
   EXPECT_EQ(r.code, 3) << r.out;  // one bad row
   nlohmann::json j = nlohmann::json::parse(std::ifstream(d + "/t.json"));
   const auto& w = j["trends"]["welcomex"];
@@ -85,10 +86,12 @@ TEST(SocialCli, OptionErrorsHelpAndMissingInput) {
   EXPECT_NE(chelp.out.find("--min-weight INT=1"), std::string::npos);
   EXPECT_EQ(tern::test::run_tern("trends x.jsonl --json a.json --bogus 1").code, 2);
   EXPECT_EQ(tern::test::run_tern("trends x.jsonl --json a.json --json b.json").code, 2);
-  EXPECT_EQ(tern::test::run_tern("trends --json a.json").code, 2);           // no input
-  EXPECT_EQ(tern::test::run_tern("trends x.jsonl").code, 2);                 // no output
+  EXPECT_EQ(tern::test::run_tern("trends --json a.json").code, 2);  // no input
+  EXPECT_EQ(tern::test::run_tern("trends x.jsonl").code, 2);        // no output
   EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --window soon").code, 1);
-  EXPECT_EQ(tern::test::run_tern("report x.jsonl").code, 2);                 // --out required
+  EXPECT_EQ(tern::test::run_tern("report x.jsonl").code, 2);
+  EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --types similarity").code, 2);
+  EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --types telepathy").code, 1);  // --out required
   auto missing = tern::test::run_tern("trends /nonexistent/archive.jsonl --json /tmp/x.json");
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.out.find("/nonexistent/archive.jsonl"), std::string::npos) << missing.out;

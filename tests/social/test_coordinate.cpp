@@ -81,7 +81,8 @@ TEST(SocialCoordinate, CoRetweetByTextWhenNoIdsAndRetweetsOfRetweets) {
   CoordOptions o = only(CoType::Retweet);
   {
     Coordinator c(o);  // IRA-style: retweets flagged, no ids: identical normalised text is the key
-    Tweet a = mk("t1", 0, "Same retweeted text"), b = mk("t2", 59, "same RETWEETED text"), d = mk("t3", 30, "other");
+    Tweet a = mk("t1", 0, "Same retweeted text"), b = mk("t2", 59, "same RETWEETED text"),
+          d = mk("t3", 30, "other");
     a.is_retweet = b.is_retweet = d.is_retweet = true;
     c.add(a);
     c.add(b);
@@ -108,9 +109,9 @@ TEST(SocialCoordinate, CoTweetNormalisedTextWindow) {
   Coordinator c(only(CoType::Tweet));
   c.add(mk("a", 0, "Vote for candidate X today https://t.co/1"));
   c.add(mk("b", 60, "@someone vote  for CANDIDATE x today https://t.co/2"));  // same normalised text, 60 s
-  c.add(mk("c", 121, "vote for candidate x today"));                         // 61 s after b: outside
-  c.add(mk("d", 10, "vote for candidate x tomorrow"));                       // different text
-  c.add(mk("e", 0, "\xF0\x9F\x98\x82 #tag https://t.co/3"));              // too little text: no co-tweet
+  c.add(mk("c", 121, "vote for candidate x today"));                          // 61 s after b: outside
+  c.add(mk("d", 10, "vote for candidate x tomorrow"));                        // different text
+  c.add(mk("e", 0, "\xF0\x9F\x98\x82 #tag https://t.co/3"));                  // too little text: no co-tweet
   c.add(mk("f", 1, "\xF0\x9F\x98\x82 #tag https://t.co/4"));
   Tweet rt = mk("g", 5, "Vote for candidate X today");  // a retweet is a co-retweet, not a co-tweet
   rt.is_retweet = true;
@@ -124,7 +125,7 @@ TEST(SocialCoordinate, CoLinkCoReplyCoHashtag) {
     Tweet a = mk("a", 0, "read"), b = mk("b", 45, "look"), d = mk("d", 106, "see"), e = mk("e", 0, "x");
     a.urls = {"https://Example.com/story/"};
     b.urls = {"https://example.com/story", "https://example.com/story"};  // once per tweet
-    d.urls = {"https://example.com/story"};  // 61 s after b
+    d.urls = {"https://example.com/story"};                               // 61 s after b
     e.urls = {"https://example.com/other"};
     for (Tweet* t : {&a, &b, &d, &e}) c.add(*t);
     EXPECT_EQ(edges(c.finish(), CoType::Link), (Edges{{"a|b", 1}}));
@@ -173,7 +174,8 @@ TEST(SocialCoordinate, CombinedWeightsMinWeightAndOutputs) {
   ASSERT_EQ(r.components.size(), 1u);
   EXPECT_EQ(r.components[0].weight[static_cast<int>(CoType::Tweet)], 1);
 
-  std::string dir = (std::filesystem::temp_directory_path() / ("tern_coord_" + std::to_string(getpid()))).string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("tern_coord_" + std::to_string(getpid()))).string();
   std::filesystem::create_directories(dir);
   write_edges_csv(r, dir + "/e.csv");
   std::ifstream ef(dir + "/e.csv");
@@ -200,9 +202,13 @@ TEST(SocialCoordinate, CombinedWeightsMinWeightAndOutputs) {
 TEST(SocialCoordinate, TwoCampaignsTwoComponentsAndClusters) {
   Coordinator c;
   for (int k = 0; k < 5; ++k)
-    for (int u = 0; u < 4; ++u) c.add(mk("camp1_" + std::to_string(u), 10000 * k + u, "Campaign one message number " + std::to_string(k)));
+    for (int u = 0; u < 4; ++u)
+      c.add(mk("camp1_" + std::to_string(u), 10000 * k + u,
+               "Campaign one message number " + std::to_string(k)));
   for (int k = 0; k < 3; ++k)
-    for (int u = 0; u < 3; ++u) c.add(mk("camp2_" + std::to_string(u), 500000 + 10000 * k + u, "Second campaign text " + std::to_string(k)));
+    for (int u = 0; u < 3; ++u)
+      c.add(mk("camp2_" + std::to_string(u), 500000 + 10000 * k + u,
+               "Second campaign text " + std::to_string(k)));
   c.add(mk("organic", 3, "Campaign one message number 0 but my own words"));
   CoordResult r = c.finish();
   ASSERT_EQ(r.components.size(), 2u);
@@ -241,14 +247,16 @@ TEST(SocialCoordinate, CoSimilarityFromEmbeddingsInsideAndOutsideTheWindow) {
   tern::TensorMap arrays;
   arrays["embeddings"] = tern::Tensor::from_data(e.data(), {12, 3});
   arrays["ids"] = tern::Tensor::from_data(ids.data(), {12});
-  std::string path = (std::filesystem::temp_directory_path() / ("tern_sim_" + std::to_string(getpid()) + ".h5")).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("tern_sim_" + std::to_string(getpid()) + ".h5")).string();
   tern::write_h5_arrays(path, arrays);
   CoordOptions o = only(CoType::Tweet);
   o.types[static_cast<int>(CoType::Tweet)] = false;
   o.embeddings = path;
   o.min_similarity = 0.9;
   Coordinator c(o);
-  const char* texts[] = {"first words here", "second phrasing", "third", "unrelated", "First words here", "sixth"};
+  const char* texts[] = {"first words here", "second phrasing",  "third",
+                         "unrelated",        "First words here", "sixth"};
   const int64_t times[] = {0, 60, 121, 30, 10, 20};
   for (int i = 0; i < 6; ++i) {
     Tweet t = mk("u" + std::to_string(i + 1), times[i], texts[i]);

@@ -31,14 +31,15 @@ struct Page {
 };
 
 std::string chromium(const std::string& dir, const std::string& args) {
-  return std::string("timeout -k 5 90 ") + kChromium + " --headless --disable-gpu --no-sandbox --no-first-run" +
-         " --user-data-dir=" + dir + "/chromium-profile --virtual-time-budget=10000 " + args;
+  return std::string("timeout -k 5 90 ") + kChromium +
+         " --headless --disable-gpu --no-sandbox --no-first-run" + " --user-data-dir=" + dir +
+         "/chromium-profile --virtual-time-budget=10000 " + args;
 }
 
 Page open(const std::string& html, const std::string& dir) {
   Page p;
-  std::string cmd = "{ " + chromium(dir, "--enable-logging=stderr --v=0 --dump-dom file://" + html) + " > " + dir +
-                    "/dom.html 2> " + dir + "/chromium.log; }";
+  std::string cmd = "{ " + chromium(dir, "--enable-logging=stderr --v=0 --dump-dom file://" + html) + " > " +
+                    dir + "/dom.html 2> " + dir + "/chromium.log; }";
   tern::test::run_shell(cmd);
   p.dom = slurp(dir + "/dom.html");
   p.log = slurp(dir + "/chromium.log");
@@ -53,7 +54,8 @@ std::string console_lines(const std::string& log) {
   std::string out, line;
   std::istringstream s(log);
   while (std::getline(s, line))
-    if (line.find(":CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos) out += line + "\n";
+    if (line.find(":CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos)
+      out += line + "\n";
   return out;
 }
 
@@ -88,8 +90,10 @@ TEST(SocialReport, RendersEveryChartInHeadlessChromium) {
   // Screenshots at laptop and phone width, saved with the test outputs.
   const std::string shot = std::string(TERN_TEST_OUT) + "/social_report.png";
   const std::string phone = std::string(TERN_TEST_OUT) + "/social_report_phone.png";
-  tern::test::run_shell(chromium(d, "--hide-scrollbars --window-size=1280,2600 --screenshot=" + shot + " file://" + html));
-  tern::test::run_shell(chromium(d, "--hide-scrollbars --window-size=390,2600 --screenshot=" + phone + " file://" + html));
+  tern::test::run_shell(
+      chromium(d, "--hide-scrollbars --window-size=1280,2600 --screenshot=" + shot + " file://" + html));
+  tern::test::run_shell(
+      chromium(d, "--hide-scrollbars --window-size=390,2600 --screenshot=" + phone + " file://" + html));
   ASSERT_TRUE(std::filesystem::exists(shot));
   EXPECT_GT(std::filesystem::file_size(shot), 20000u);
   EXPECT_TRUE(std::filesystem::exists(phone));

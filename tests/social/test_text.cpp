@@ -7,7 +7,8 @@
 using namespace tern::social;
 
 TEST(SocialText, NormalizeLowersDropsUrlsMentionsCollapsesSpace) {
-  EXPECT_EQ(normalize_text("  Hello   @Bob_1 WORLD https://t.co/xYz \n www.example.com/a  !"), "hello world !");
+  EXPECT_EQ(normalize_text("  Hello   @Bob_1 WORLD https://t.co/xYz \n www.example.com/a  !"),
+            "hello world !");
   EXPECT_EQ(normalize_text("RT @user: Vote NOW"), "rt : vote now");
   EXPECT_EQ(normalize_text("ÉCOLE Ünïcode"), "école ünïcode");
   EXPECT_EQ(normalize_text("mail me: a@b.com"), "mail me: a@b.com");  // '@' inside a word is no mention
@@ -19,7 +20,8 @@ TEST(SocialText, Hashtags) {
   EXPECT_EQ(extract_hashtags("#GoBackModi and #gobackmodi, #TNWelcomesModi! #2019 x#no #año #a_b"),
             (std::vector<std::string>{"gobackmodi", "tnwelcomesmodi", "año", "a_b"}));
   // U+FE0F (a mark) after an emoji does not glue the next hashtag to a word.
-  EXPECT_EQ(extract_hashtags("\xE2\x9D\xA4\xEF\xB8\x8F#Mayweather"), (std::vector<std::string>{"mayweather"}));
+  EXPECT_EQ(extract_hashtags("\xE2\x9D\xA4\xEF\xB8\x8F#Mayweather"),
+            (std::vector<std::string>{"mayweather"}));
   EXPECT_TRUE(extract_hashtags("no tags here # alone").empty());
   EXPECT_EQ(extract_mentions("hi @Bob and @bob @x_1"), (std::vector<std::string>{"bob", "x_1"}));
 }

@@ -16,7 +16,8 @@ using namespace tern::social;
 
 namespace {
 
-Tweet mk(const std::string& user, int64_t time, const std::string& text, int64_t likes = -1, int64_t rts = -1) {
+Tweet mk(const std::string& user, int64_t time, const std::string& text, int64_t likes = -1,
+         int64_t rts = -1) {
   Tweet t;
   t.author_name = user;
   t.time = time;
@@ -119,9 +120,10 @@ TEST(SocialTrends, EveryMetricOfAHandBuiltTrend) {
 TEST(SocialTrends, InputOrderDoesNotMatter) {
   // The same tweets in reverse order give the same metrics (the archive is not in time order).
   TrendAccumulator acc;
-  std::vector<Tweet> ts = {mk("u1", 1000, "Hello #A world", 5, 10), mk("u2", 400, "hello #a   WORLD https://x.co/1", 3, 3),
-                           mk("u1", 100, "@bob Hello #A world", 0, 1), mk("u3", 700, "Other text #A #B", 2, 1),
-                           mk("u1", 1600, "other text #a #b #A", 0, 0), mk("u4", 50, "#C solo", 0, 0)};
+  std::vector<Tweet> ts = {
+      mk("u1", 1000, "Hello #A world", 5, 10),     mk("u2", 400, "hello #a   WORLD https://x.co/1", 3, 3),
+      mk("u1", 100, "@bob Hello #A world", 0, 1),  mk("u3", 700, "Other text #A #B", 2, 1),
+      mk("u1", 1600, "other text #a #b #A", 0, 0), mk("u4", 50, "#C solo", 0, 0)};
   for (auto it = ts.rbegin(); it != ts.rend(); ++it) acc.add(*it);
   TrendReport r = acc.finish();
   const TrendMetrics& a = find(r, "a");
@@ -192,7 +194,9 @@ TEST(SocialTrends, NewAccountsGroupByAndMissingCounts) {
 
 TEST(SocialTrends, JsonHasExactlyTheMetricNames) {
   TrendReport r = build();
-  std::string path = (std::filesystem::temp_directory_path() / ("tern_trends_" + std::to_string(getpid()) + ".json")).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("tern_trends_" + std::to_string(getpid()) + ".json"))
+          .string();
   write_trends_json(r, path);
   nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
   const auto& a = j["trends"]["a"];
