@@ -3,9 +3,11 @@
 
 #include <cstdio>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "social/archive.h"
 #include "social/coordinate.h"
+#include "tensor/check.h"
 
 namespace tern::cli {
 
@@ -14,7 +16,7 @@ int cmd_coordinate(int argc, char** argv) {
       "Coordination networks (co-retweet, co-tweet, co-link, co-reply, co-hashtag) over tweet archives; "
       "see docs/social-trends.md",
       "tern coordinate"};
-  app.option_defaults()->always_capture_default();
+  init_app(app);
   std::vector<std::string> inputs;
   std::string window = "60s", graphml, edges, components, format = "auto", map, errors, encoding;
   std::string types = "retweet,tweet,link,reply,hashtag";
@@ -46,15 +48,11 @@ int cmd_coordinate(int argc, char** argv) {
   app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
       ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
   app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
-  app.add_flag("--replace-invalid-utf8", replace_utf8, "replace invalid UTF-8 instead of rejecting the row");
-  try {
-    app.parse(argc, argv);
-    if (graphml.empty() && edges.empty() && components.empty())
-      throw CLI::RequiredError("--graphml, --edges or --components");
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  add_switch(app, "--replace-invalid-utf8", replace_utf8,
+             "replace invalid UTF-8 instead of rejecting the row");
+  if (!parse_args(app, argc, argv)) return 0;
+  if (graphml.empty() && edges.empty() && components.empty())
+    TERN_FAIL("one of --graphml, --edges or --components is required (see --help)");
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.format = format;
@@ -76,8 +74,7 @@ int cmd_coordinate(int argc, char** argv) {
     if (!t.empty()) co.types[static_cast<int>(social::parse_co_type(t))] = true;
   }
   if (co.types[static_cast<int>(social::CoType::Similarity)] && embeddings.empty()) {
-    std::fprintf(stderr, "tern coordinate: --types similarity needs --embeddings FILE\n");
-    return 2;
+    TERN_FAIL("--types similarity needs --embeddings FILE (see --help)");
   }
   if (errors.empty())
     errors = (!components.empty() ? components : !edges.empty() ? edges : graphml) + ".errors.jsonl";

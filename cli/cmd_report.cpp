@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "social/report.h"
 
@@ -11,7 +12,7 @@ namespace tern::cli {
 int cmd_report(int argc, char** argv) {
   CLI::App app{"Self-contained HTML report over tweet archives (opens offline); see docs/social-trends.md",
                "tern report"};
-  app.option_defaults()->always_capture_default();
+  init_app(app);
   std::vector<std::string> inputs;
   std::string out, predictions, label_field = "label", title = "tern report", bucket = "10m", window = "60s";
   std::string format = "auto", map, errors, group_by, encoding;
@@ -37,12 +38,7 @@ int cmd_report(int argc, char** argv) {
   app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
       ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
   app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  if (!parse_args(app, argc, argv)) return 0;
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.group_by = group_by;

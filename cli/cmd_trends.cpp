@@ -3,9 +3,11 @@
 
 #include <cstdio>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "social/archive.h"
 #include "social/trends.h"
+#include "tensor/check.h"
 
 namespace tern::cli {
 
@@ -13,7 +15,7 @@ int cmd_trends(int argc, char** argv) {
   CLI::App app{
       "Per-trend metrics (hashtags, or a --group-by field) over tweet archives; see docs/social-trends.md",
       "tern trends"};
-  app.option_defaults()->always_capture_default();
+  init_app(app);
   std::vector<std::string> inputs;
   std::string out, json_path, group_by, bucket = "10m", format = "auto", map, errors, encoding;
   int64_t min_tweets = 1, pairs_top = 0;
@@ -32,23 +34,19 @@ int cmd_trends(int argc, char** argv) {
   app.add_option("--min-tweets", min_tweets, "leave out trends with fewer tweets");
   app.add_option("--pairs-top", pairs_top,
                  "pct_common_users among the N largest trends only (0 = every pair)");
-  app.add_flag("--all-pairs", all_pairs,
-               "list every pair even beyond 2,000,000 pairs (else only pairs with a "
-               "common user are listed then; the others are 0 %)");
+  add_switch(app, "--all-pairs", all_pairs,
+             "list every pair even beyond 2,000,000 pairs (else only pairs with a "
+             "common user are listed then; the others are 0 %)");
   app.add_option("--errors", errors,
                  "bad rows as JSON lines (default <json>.errors.jsonl, else <out>/errors.jsonl, "
                  "else stderr)");
   app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
       ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
   app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
-  app.add_flag("--replace-invalid-utf8", replace_utf8, "replace invalid UTF-8 instead of rejecting the row");
-  try {
-    app.parse(argc, argv);
-    if (out.empty() && json_path.empty()) throw CLI::RequiredError("--out or --json");
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  add_switch(app, "--replace-invalid-utf8", replace_utf8,
+             "replace invalid UTF-8 instead of rejecting the row");
+  if (!parse_args(app, argc, argv)) return 0;
+  if (out.empty() && json_path.empty()) TERN_FAIL("one of --out or --json is required (see --help)");
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.group_by = group_by;

@@ -7,7 +7,10 @@
 namespace tern {
 
 ParamStore::ParamStore(std::map<std::string, Tensor> tensors, std::string source, BindOptions opt)
-    : tensors_(std::move(tensors)), source_(std::move(source)), opt_(opt), rng_(opt.seed * 0x9E3779B97F4A7C15ull + 1) {}
+    : tensors_(std::move(tensors)),
+      source_(std::move(source)),
+      opt_(opt),
+      rng_(opt.seed * 0x9E3779B97F4A7C15ull + 1) {}
 
 Param* ParamStore::find(const std::string& name) {
   for (auto& p : params_)
@@ -78,11 +81,6 @@ Param* ParamStore::take(const std::string& name, const Shape& shape, Init init, 
   }
   params_.push_back(std::move(p));
   return &params_.back();
-}
-
-Param* ParamStore::take_optional(const std::string& name, const Shape& shape) {
-  if (!tensors_.count(name)) return nullptr;
-  return take(name, shape, Init::Zeros);
 }
 
 void ParamStore::finish(const std::vector<std::string>& skippable) {

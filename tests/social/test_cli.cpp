@@ -1,5 +1,5 @@
 // tern trends / coordinate as a user runs them: outputs, the bad-row policy (errors file, exit 3),
-// option errors (exit 2), --help with defaults, a missing input (exit 1 naming it).
+// option errors (exit 1, naming the option), --help with defaults, a missing input (exit 1 naming it).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -84,14 +84,21 @@ TEST(SocialCli, OptionErrorsHelpAndMissingInput) {
   EXPECT_EQ(chelp.code, 0);
   EXPECT_NE(chelp.out.find("--window TEXT=60s"), std::string::npos) << chelp.out;
   EXPECT_NE(chelp.out.find("--min-weight INT=1"), std::string::npos);
-  EXPECT_EQ(tern::test::run_tern("trends x.jsonl --json a.json --bogus 1").code, 2);
-  EXPECT_EQ(tern::test::run_tern("trends x.jsonl --json a.json --json b.json").code, 2);
-  EXPECT_EQ(tern::test::run_tern("trends --json a.json").code, 2);  // no input
-  EXPECT_EQ(tern::test::run_tern("trends x.jsonl").code, 2);        // no output
+  // Usage errors are tern::Errors that name the option (exit 1), as in every tern command.
+  auto bogus = tern::test::run_tern("trends x.jsonl --json a.json --bogus 1");
+  EXPECT_EQ(bogus.code, 1);
+  EXPECT_NE(bogus.out.find("--bogus"), std::string::npos) << bogus.out;
+  auto twice = tern::test::run_tern("trends x.jsonl --json a.json --json b.json");
+  EXPECT_EQ(twice.code, 1);
+  EXPECT_NE(twice.out.find("--json"), std::string::npos) << twice.out;
+  EXPECT_EQ(tern::test::run_tern("trends x.jsonl --json a.json --all-pairs=1").code,
+            1);                                                     // a switch has no value
+  EXPECT_EQ(tern::test::run_tern("trends --json a.json").code, 1);  // no input
+  EXPECT_EQ(tern::test::run_tern("trends x.jsonl").code, 1);        // no output
   EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --window soon").code, 1);
-  EXPECT_EQ(tern::test::run_tern("report x.jsonl").code, 2);
-  EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --types similarity").code, 2);
-  EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --types telepathy").code, 1);  // --out required
+  EXPECT_EQ(tern::test::run_tern("report x.jsonl").code, 1);  // --out required
+  EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --types similarity").code, 1);
+  EXPECT_EQ(tern::test::run_tern("coordinate x.jsonl --edges e.csv --types telepathy").code, 1);
   auto missing = tern::test::run_tern("trends /nonexistent/archive.jsonl --json /tmp/x.json");
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.out.find("/nonexistent/archive.jsonl"), std::string::npos) << missing.out;
