@@ -99,6 +99,24 @@ TEST(SocialReport, RendersEveryChartInHeadlessChromium) {
   EXPECT_TRUE(std::filesystem::exists(phone));
 }
 
+TEST(SocialReport, LabelsFromTernInferWithTheShippedModel) {
+  if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << kChromium << " absent (Debian package chromium)";
+  std::string d = tern::social::test::out_dir("report_infer");
+  tern::social::test::write_fixture(d);
+  // The real pipeline: tern infer (shipped sentiment model) writes {"id", "label", "probs"} per row.
+  auto inf = tern::test::run_tern("infer " + d + "/archive.jsonl " + d + "/pred.jsonl -q", "", 120);
+  ASSERT_EQ(inf.code, 3) << inf.out;  // the fixture's bad row, skipped by infer as well
+  const std::string html = d + "/report.html";
+  auto r = tern::test::run_tern(
+      "report " + d + "/archive.jsonl --out " + html + " --infer " + d + "/pred.jsonl", "", 60);
+  ASSERT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("28 predictions joined"), std::string::npos) << r.out;
+  Page p = open(html, d);
+  EXPECT_EQ(console_lines(p.log), "");
+  EXPECT_EQ(p.status, "ok") << p.status_text;
+  EXPECT_EQ(p.status_text, "ok: 6 of 6 charts drawn");
+}
+
 TEST(SocialReport, TheCheckCatchesAFailedRequestAndAConsoleError) {
   if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << kChromium << " absent (Debian package chromium)";
   std::string d = tern::social::test::out_dir("report_bad");
