@@ -6,6 +6,13 @@
 
 #include "cli/commands.h"
 
+namespace tern::cli {
+// The social-media commands (cmd_trends.cpp, cmd_coordinate.cpp, cmd_report.cpp).
+int cmd_trends(int argc, char** argv);
+int cmd_coordinate(int argc, char** argv);
+int cmd_report(int argc, char** argv);
+}  // namespace tern::cli
+
 namespace {
 
 struct Command {
@@ -26,6 +33,10 @@ const Command kCommands[] = {
     {"pack", tern::cli::cmd_pack,
      "re-save a model for shipping: smaller dtype, no optimizer state, metadata"},
     {"grad", tern::cli::cmd_grad, "loss and every parameter's gradient of a batch, as HF computes them"},
+    {"trends", tern::cli::cmd_trends, "per-trend manipulation metrics over tweet archives (CSV / JSON)"},
+    {"coordinate", tern::cli::cmd_coordinate,
+     "coordination networks between accounts (GraphML, edges, components)"},
+    {"report", tern::cli::cmd_report, "self-contained HTML report: trends, accounts, coordination graph"},
 };
 
 void usage(FILE* f) {
