@@ -299,12 +299,34 @@ def infer_file(input: str, output: str = "-", *, model: Optional[str] = None, mo
         progress))
 
 
-def convert(hf_dir: str, out: str, tokenizer: Optional[str] = None, *, dtype: str = "keep") -> Dict[str, Any]:
-    """Imports a Hugging Face checkpoint (a folder with config.json and model.safetensors or tf_model.h5,
-    plus tokenizer files) into one tern model file, as ``tern convert --from HF_DIR --out OUT``.
-    ``tokenizer``: take the tokenizer files from this folder instead. ``dtype``: keep, float32, float16,
-    bfloat16. Returns a summary dict (architecture, tensors, parameters, notes)."""
-    conv = getattr(_tern, "convert", None)
-    if conv is None:  # pragma: no cover
-        raise Error("this build of tern has no convert binding")
-    return dict(conv(_os.fspath(hf_dir), _os.fspath(out), _os.fspath(tokenizer) if tokenizer else "", dtype))
+def convert(hf_dir: str, out: str, tokenizer: Optional[str] = None, *, dtype: str = "keep",
+            allow_nonfinite: bool = False) -> Dict[str, Any]:
+    """Imports a Hugging Face checkpoint into one tern model file: ``tern convert --from HF_DIR --out OUT``.
+
+    hf_dir: a folder with config.json and model.safetensors or tf_model.h5 (+ tokenizer files), or one
+        of those checkpoint files next to its config.json.
+    tokenizer: take the tokenizer files from this folder instead of the checkpoint's.
+    dtype: storage of the float parameters: keep, float32, float16, bfloat16.
+
+    It runs the ``tern`` binary of this build (:func:`cli_path`) in a child process: a ``tf_model.h5``
+    goes through libhdf5, which can hang or crash on a damaged file, and the CLI bounds that with a time
+    limit and a crash guard that must not take the notebook's kernel down. Returns ``{"out": path,
+    "notes": [...], "message": ...}`` (the CLI's notes and summary line). Raises :class:`BadModelError`
+    with the CLI's message when the checkpoint cannot be converted.
+    """
+    import subprocess
+
+    args = [cli_path(), "convert", "--from", _os.fspath(hf_dir), "--out", _os.fspath(out), "--dtype", dtype]
+    if tokenizer:
+        args += ["--tokenizer", _os.fspath(tokenizer)]
+    if allow_nonfinite:
+        args.append("--allow-nonfinite")
+    p = subprocess.run(args, capture_output=True)
+    err = p.stderr.decode("utf-8", "replace")
+    lines = [l for l in err.splitlines() if l.strip()]
+    if p.returncode != 0:
+        prefix = "tern convert: error: "
+        msg = "\n".join(l[len(prefix):] if l.startswith(prefix) else l for l in lines) or f"exit code {p.returncode}"
+        raise BadModelError(msg)
+    return {"out": _os.fspath(out), "notes": [l.split("note: ", 1)[1] for l in lines if "note: " in l],
+            "message": lines[-1] if lines else ""}
