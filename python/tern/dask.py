@@ -34,14 +34,13 @@ DEFAULT_ID_FIELDS = ("id", "id_str", "tweet_id", "tweet.id", "data.id")
 # One loaded model per process (per Dask worker), keyed by file and options.
 _MODELS: Dict[Tuple[Any, ...], "_tern_pkg.Model"] = {}
 _MODELS_LOCK = threading.Lock()
-_LOADS = 0  # how many models this process loaded (tests check: one per worker)
+_LOAD_COUNTS: Dict[Tuple[Any, ...], int] = {}  # loads per key in this process (tests: one per worker)
 
 
 def get_model(model: Optional[str] = None, *, threads: Optional[int] = None, batch_size: int = 32,
               max_length: Optional[int] = None, normalize_tweets: Optional[bool] = None,
               window: int = 4096) -> "_tern_pkg.Model":
     """The process-wide cached :class:`tern.Model` for these options (loaded on first use)."""
-    global _LOADS
     key = (model, threads, batch_size, max_length, normalize_tweets, window)
     with _MODELS_LOCK:
         m = _MODELS.get(key)
@@ -49,13 +48,13 @@ def get_model(model: Optional[str] = None, *, threads: Optional[int] = None, bat
             m = _tern_pkg.load(model, threads=threads, batch_size=batch_size, max_length=max_length,
                                normalize_tweets=normalize_tweets, window=window)
             _MODELS[key] = m
-            _LOADS += 1
+            _LOAD_COUNTS[key] = _LOAD_COUNTS.get(key, 0) + 1
         return m
 
 
-def _loads() -> Tuple[int, int]:
-    """(pid, models loaded by this process): for tests."""
-    return os.getpid(), _LOADS
+def _loads() -> Tuple[int, List[int]]:
+    """(pid, how many times this process loaded each model it holds): for tests."""
+    return os.getpid(), list(_LOAD_COUNTS.values())
 
 
 def _lookup(rec: Any, dotted: str) -> Any:
