@@ -100,3 +100,7 @@ def texts():
 @pytest.fixture(scope="session")
 def texts_file(tmp_path_factory, texts):
     return write_texts_jsonl(tmp_path_factory.mktemp("texts") / "texts.jsonl", texts)
+
+
+def cli_path_dir():
+    return os.path.dirname(os.path.abspath(tern_bin()))
