@@ -139,6 +139,12 @@ class PyModel {
                                           texts.begin() + static_cast<std::ptrdiff_t>(a + n));
       const std::vector<ModelResult> r = p->predict(part);
       sink(a, n, r[0]);
+      if (a + n < texts.size()) {
+        // Ctrl-C in a notebook stops a long call between windows (Python runs signal handlers in its main
+        // thread only; elsewhere this is a no-op).
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      }
     }
   }
 
@@ -176,12 +182,12 @@ class PyModel {
 // infer::append_prediction_json.
 std::string predict_json(PyModel& m, py::handle texts_obj, bool with_logits) {
   const std::vector<std::string> texts = texts_of(texts_obj);
+  const auto& info = m.info();
+  if (info.kind == tern::infer::OutputKind::Encoder)
+    raise(g_bad_model, info.path + ": the model has no classification head (an encoder checkpoint): it can give "
+                                   "embeddings only");
   return guarded(g_bad_input, [&] {
     py::gil_scoped_release nogil;
-    const auto& info = m.info();
-    if (info.kind == tern::infer::OutputKind::Encoder)
-      TERN_FAIL(info.path << ": the model has no classification head (an encoder checkpoint): it can give "
-                             "embeddings only");
     std::string out = "[";
     const size_t L = info.labels.size();
     m.run(texts, Pool::None, [&](size_t first, size_t n, const ModelResult& r) {
