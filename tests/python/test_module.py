@@ -231,3 +231,52 @@ def test_infer_file_fatal_errors(model_path, tmp_path):
     assert str(e.value) in cli_error("infer", tmp_path / "absent.jsonl", tmp_path / "o2.jsonl", "--model", model_path)
     with pytest.raises(ValueError):
         tern.infer_file(SAMPLE, tmp_path / "o.jsonl", model=model_path, format="xml")
+
+
+# ---- other kinds of models: multi-label, regression (one and several targets), RoBERTa (byte-level BPE) ----
+
+def _fixture_model(tmp_path, name, tokenizer, problem_type=None, id2label=None):
+    """A real-vocab Hugging Face fixture of ../shared converted with tern convert, its config edited for
+    another kind of head (the weights of a 3-output head serve any of them)."""
+    import shutil
+
+    src = os.path.join(SHARED, "fixtures", "real-vocab", name)
+    tok = os.path.join(SHARED, "tokenizers", tokenizer)
+    if not (os.path.isdir(src) and os.path.isdir(tok)):
+        pytest.skip("../shared real-vocab fixtures are absent")
+    d = tmp_path / (name + "_" + (problem_type or "as_is"))
+    shutil.copytree(src, d)
+    cfg = json.loads((d / "config.json").read_text())
+    if problem_type:
+        cfg["problem_type"] = problem_type
+    if id2label:
+        cfg["id2label"] = {str(i): l for i, l in enumerate(id2label)}
+        cfg["label2id"] = {l: i for i, l in enumerate(id2label)}
+    (d / "config.json").write_text(json.dumps(cfg))
+    out = tmp_path / (d.name + ".h5")
+    run_cli("convert", "--from", d, "--tokenizer", tok, "--out", out)
+    return str(out)
+
+
+@pytest.mark.parametrize("name,tokenizer,problem_type,kind,cols", [
+    ("bert_seqcls_single3", "bert-base-uncased", "multi_label_classification", "multi",
+     ["labels", "prob_joy", "prob_anger", "prob_fear"]),
+    ("bert_seqcls_single3", "bert-base-uncased", "regression", "regression", ["value_joy", "value_anger", "value_fear"]),
+    ("roberta_seqcls3", "roberta-base", None, "single", ["label", "prob_joy", "prob_anger", "prob_fear"]),
+])
+def test_other_heads_equal_cli(tmp_path, texts, texts_file, name, tokenizer, problem_type, kind, cols):
+    path = _fixture_model(tmp_path, name, tokenizer, problem_type, ["joy", "anger", "fear"])
+    m = tern.load(path)
+    assert m.info.kind == kind and m.labels == ["joy", "anger", "fear"]
+    rows = cli_rows(texts_file, path, "--logits")
+    assert m.predict(texts, logits=True) == without_id(rows)
+    df = m.predict_df(texts)
+    assert list(df.columns) == cols
+    header = run_cli("infer", texts_file, "-", "--model", path, "--format", "csv", "-q").stdout.decode().splitlines()[0]
+    assert header.split(",")[1:] == cols
+    if kind == "multi":
+        assert df["labels"].tolist() == [r["labels"] for r in rows]
+    if kind == "regression":
+        for j, l in enumerate(m.labels):
+            assert np.array_equal(df["value_" + l].to_numpy(), np.array([r["values"][l] for r in rows], dtype=np.float32))
+    assert np.array_equal(m.logits(texts), np.array([r["logits"] for r in rows], dtype=np.float32))
