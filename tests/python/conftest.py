@@ -72,18 +72,24 @@ def shared_test_texts(n=None):
 
 
 @pytest.fixture(scope="session")
-def model_path(tmp_path_factory):
-    """The shipped default model when it is in the tree; else a converted real-vocab fixture of ../shared
-    (a 3-class BERT with bert-base-uncased's vocabulary); else the tests skip."""
-    if os.path.exists(SHIPPED_DEFAULT):
-        return SHIPPED_DEFAULT
+def rv_model_path(tmp_path_factory):
+    """A small real-vocabulary model: the 3-class BERT fixture of ../shared (2M parameters, bert-base-uncased's
+    vocabulary) converted with tern convert; skips when ../shared is absent."""
     src = os.path.join(SHARED, "fixtures", "real-vocab", "bert_seqcls_single3")
     tok = os.path.join(SHARED, "tokenizers", "bert-base-uncased")
     if not (os.path.isdir(src) and os.path.isdir(tok)):
-        pytest.skip("no model: weights/models/sentiment.h5 is not in the tree and ../shared is absent")
+        pytest.skip("../shared real-vocab fixture is absent")
     out = tmp_path_factory.mktemp("model") / "rv.h5"
     run_cli("convert", "--from", src, "--tokenizer", tok, "--out", out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def model_path(request):
+    """The shipped default model when it is in the tree; else the small real-vocab fixture; else skip."""
+    if os.path.exists(SHIPPED_DEFAULT):
+        return SHIPPED_DEFAULT
+    return request.getfixturevalue("rv_model_path")
 
 
 @pytest.fixture(scope="session")

@@ -92,9 +92,11 @@ def test_bad_record_raises(client, model_path):
         tern.dask.annotate(bag, model=model_path).compute()
 
 
-def test_tweeteval_test_set_default_window(client, model_path, tmp_path):
+def test_tweeteval_test_set_default_window(client, rv_model_path, tmp_path):
     # 12,284 real tweets, tern infer's default window (4096): 3 partitions, 2 workers; the text file itself
-    # is the input of both (ids = line numbers in the CLI, positions in Dask).
+    # is the input of both (ids = line numbers in the CLI, positions in Dask). The small fixture model keeps
+    # it short: the partitioning is what is tested.
+    model_path = rv_model_path
     shared_test_texts(1)
     from conftest import SHARED
     path = os.path.join(SHARED, "data", "tweeteval", "sentiment", "test_text.txt.gz")
