@@ -98,6 +98,13 @@ class Model:
     def __repr__(self) -> str:
         return f"tern.Model({self.info.name!r}, kind={self.info.kind!r}, labels={self.info.labels!r})"
 
+    def __reduce__(self) -> Any:
+        # Pickles as "load this file with these options": a process that unpickles it (a Dask worker, a
+        # multiprocessing pool) loads the model once and reuses it (tern.dask.get_model's cache).
+        i = self.info
+        return (_load_cached, (i.path, self.threads or None, self.batch_size, i.max_length, i.normalize_tweets,
+                               self.window))
+
     @property
     def labels(self) -> List[str]:
         """Class (or target) names, in logit order."""
@@ -211,6 +218,14 @@ def load(name_or_path: Optional[str] = None, *, threads: Optional[int] = None, b
     name = name_or_path if name_or_path is not None else _tern.default_model_name()
     return Model(_tern.Model(_os.fspath(name), 0 if threads is None else int(threads), int(batch_size),
                              max_length, normalize_tweets, int(window)))
+
+
+def _load_cached(path: str, threads: Optional[int], batch_size: int, max_length: Optional[int],
+                 normalize_tweets: Optional[bool], window: int) -> Model:
+    from .dask import get_model
+
+    return get_model(path, threads=threads, batch_size=batch_size, max_length=max_length,
+                     normalize_tweets=normalize_tweets, window=window)
 
 
 class Tokenizer:

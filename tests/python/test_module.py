@@ -280,3 +280,12 @@ def test_other_heads_equal_cli(tmp_path, texts, texts_file, name, tokenizer, pro
         for j, l in enumerate(m.labels):
             assert np.array_equal(df["value_" + l].to_numpy(), np.array([r["values"][l] for r in rows], dtype=np.float32))
     assert np.array_equal(m.logits(texts), np.array([r["logits"] for r in rows], dtype=np.float32))
+
+
+def test_model_pickles_as_its_file_and_options(model, texts):
+    import pickle
+
+    m2 = pickle.loads(pickle.dumps(model))
+    assert m2.info.path == model.info.path and m2.window == model.window and m2.batch_size == model.batch_size
+    assert m2.predict(texts) == model.predict(texts)
+    assert pickle.loads(pickle.dumps(model)) is m2  # one load per process
