@@ -383,11 +383,22 @@ py::dict annotate(const std::vector<std::string>& models, const std::string& inp
     for (const auto& n : models.empty() ? std::vector<std::string>{ti::default_model_name()} : models)
       (void)InferModel::load(n, o.model);
   });
-  ti::AnnotateSummary s = guarded(g_error, [&] {
+  // The input's problems (missing, unreadable, damaged gzip, a bad header: the reader names the input
+  // first) are a BadInputError; any other fatal error (the output cannot be written, ...) a tern.Error.
+  ti::AnnotateSummary s;
+  std::string input_error;
+  guarded(g_error, [&] {
     py::gil_scoped_release nogil;
     tern::set_num_threads(threads);
-    return ti::annotate(o, fn);
+    try {
+      s = ti::annotate(o, fn);
+    } catch (const tern::Error& e) {
+      const std::string w = e.what(), in = input == "-" ? "<stdin>" : input;
+      if (w.rfind(in + ":", 0) != 0) throw;
+      input_error = w;
+    }
   });
+  if (!input_error.empty()) raise(g_bad_input, input_error);
   py::dict d;
   d["rows"] = s.rows;
   d["resumed_rows"] = s.resumed_rows;

@@ -226,11 +226,27 @@ def test_bad_models_raise_bad_model_with_cli_message(tmp_path, model_path):
 
 
 def test_infer_file_fatal_errors(model_path, tmp_path):
-    with pytest.raises(tern.Error) as e:
+    with pytest.raises(tern.BadInputError) as e:
         tern.infer_file(tmp_path / "absent.jsonl", tmp_path / "o.jsonl", model=model_path)
     assert str(e.value) in cli_error("infer", tmp_path / "absent.jsonl", tmp_path / "o2.jsonl", "--model", model_path)
     with pytest.raises(ValueError):
         tern.infer_file(SAMPLE, tmp_path / "o.jsonl", model=model_path, format="xml")
+    # A damaged gzip input: the rows before the damage are committed, then BadInputError naming the input.
+    import gzip
+    gz = tmp_path / "d.jsonl.gz"
+    gz.write_bytes(gzip.compress(open(SAMPLE, "rb").read())[:-200])
+    with pytest.raises(tern.BadInputError) as e:
+        tern.infer_file(gz, tmp_path / "d.jsonl", model=model_path)
+    assert str(e.value).startswith(str(gz) + ":")
+    # (zlib's message names the file descriptor, "<fd:N>", which differs between the two processes)
+    import re
+    fd = lambda m: re.sub(r"<fd:\d+>", "<fd>", m)  # noqa: E731
+    assert fd(str(e.value)) in fd(cli_error("infer", gz, tmp_path / "d2.jsonl", "--model", model_path))
+    assert (tmp_path / "d.jsonl").read_bytes() == (tmp_path / "d2.jsonl").read_bytes()
+    # The output cannot be written: a tern.Error that is not a BadInputError.
+    with pytest.raises(tern.Error) as e:
+        tern.infer_file(SAMPLE, tmp_path / "no-dir" / "o.jsonl", model=model_path)
+    assert not isinstance(e.value, tern.BadInputError)
 
 
 # ---- other kinds of models: multi-label, regression (one and several targets), RoBERTa (byte-level BPE) ----
