@@ -48,6 +48,8 @@ def main():
     ap.add_argument("--texts", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "tweeteval",
                                                      "sentiment", "test_text.txt.gz"))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=0,
+                    help="the first N texts only (written to a temporary .txt.gz that every path reads)")
     ap.add_argument("--out", default=None, help="write the results as Markdown here (e.g. docs/results-python.md)")
     args = ap.parse_args()
     tern_bin = tern.cli_path()
@@ -56,11 +58,16 @@ def main():
 
     with gzip.open(args.texts, "rt", encoding="utf-8") as f:
         texts = [l[:-1] if l.endswith("\n") else l for l in f]
+    tmp = tempfile.mkdtemp(prefix="tern-pybench-")
+    if args.limit:
+        texts = texts[:args.limit]
+        args.texts = os.path.join(tmp, "texts.txt.gz")
+        with gzip.open(args.texts, "wt", encoding="utf-8") as f:
+            f.write("".join(t + "\n" for t in texts))
     n = len(texts)
     model = tern.load(model_name)
     print(f"model {model.info.name} ({model.info.path}), {n} tweets, {cores} cores, tern {tern_bin}", flush=True)
 
-    tmp = tempfile.mkdtemp(prefix="tern-pybench-")
     out = os.path.join(tmp, "cli.jsonl")
 
     def cli():
@@ -130,7 +137,7 @@ def main():
         "",
         f"`bench/python_bench.py` ({time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {cores} cores, load "
         f"average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end): model `{model.info.name}` "
-        f"({os.path.basename(model.info.path)}), {n} tweets of `test_text.txt.gz`, median of {args.runs} rounds "
+        f"({os.path.basename(model.info.path)}), {'the first ' if args.limit else ''}{n} tweets of `test_text.txt.gz`, median of {args.runs} rounds "
         "(each path once per round) after a validated warm-up (the Python rows and the Dask rows equal `tern infer`'s, bit for bit).",
         "",
         "| path | median s | tweets/s | vs CLI | runs (s) |",
