@@ -8,10 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "infer/annotate.h"
 #include "tensor/check.h"
-#include "tensor/threads.h"
 
 namespace tern::cli {
 
@@ -21,8 +21,10 @@ std::string hms(double s) {
   if (!std::isfinite(s) || s < 0) s = 0;
   const long t = std::lround(s);
   char b[32];
-  if (t >= 3600) std::snprintf(b, sizeof b, "%ldh%02ldm%02lds", t / 3600, (t / 60) % 60, t % 60);
-  else std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ldh%02ldm%02lds", t / 3600, (t / 60) % 60, t % 60);
+  else
+    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
   return b;
 }
 
@@ -48,9 +50,9 @@ int cmd_infer(int argc, char** argv) {
       "Output: JSONL (default) or CSV; '-' = stdout. Bad rows go to an errors file and the run goes on\n"
       "(exit code 3); exit 1 on a fatal error with the committed rows intact.",
       "tern infer"};
-  app.option_defaults()->always_capture_default();
+  init_app(app);
   std::string input, output_pos, output_opt, format = "auto", in_format = "auto", text_field, id_field, keep,
-                                              errors, encoding, invalid = "error", embeddings, embeddings_out;
+                                             errors, encoding, invalid = "error", embeddings, embeddings_out;
   std::vector<std::string> models;
   bool logits = false, resume = false, quiet = false, progress_flag = false;
   int64_t window = 4096, batch = 32, max_line = int64_t{1} << 20, max_length = 0;
@@ -74,34 +76,35 @@ int cmd_infer(int argc, char** argv) {
                  "field holding the id (default: first of id, id_str, tweet_id, tweet.id, data.id; else the "
                  "line number)");
   app.add_option("--keep-fields", keep, "comma-separated input fields copied into each row");
-  app.add_flag("--logits", logits, "add the raw logits (float32, round-trip exact)");
+  add_switch(app, "--logits", logits, "add the raw logits (float32, round-trip exact)");
   app.add_option("--embeddings", embeddings, "pooled encoder embeddings of the first model")
       ->check(CLI::IsMember({"cls", "mean"}));
-  app.add_option("--embeddings-out", embeddings_out, "HDF5 file for --embeddings (embeddings (N,C), lines, ids)");
-  app.add_option("--errors", errors, "bad rows as JSON lines (default: OUTPUT.errors.jsonl; stderr for stdout)");
-  app.add_flag("--resume", resume, "continue after the rows already committed in OUTPUT (after a crash)");
+  app.add_option("--embeddings-out", embeddings_out,
+                 "HDF5 file for --embeddings (embeddings (N,C), lines, ids)");
+  app.add_option("--errors", errors,
+                 "bad rows as JSON lines (default: OUTPUT.errors.jsonl; stderr for stdout)");
+  add_switch(app, "--resume", resume, "continue after the rows already committed in OUTPUT (after a crash)");
   app.add_option("--encoding", encoding, "input encoding (iconv name: windows-1252, latin1, macintosh, ...)");
   app.add_option("--invalid-utf8", invalid, "a row with invalid UTF-8: a bad row, or kept with U+FFFD")
       ->check(CLI::IsMember({"error", "replace"}));
-  app.add_option("--max-line-bytes", max_line, "a longer line is a bad row")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--max-line-bytes", max_line, "a longer line is a bad row")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--normalize-tweets", normalize,
                  "TweetEval @user / http preprocessing: as the model was trained, or on / off")
       ->check(CLI::IsMember({"model", "on", "off"}));
-  app.add_option("--max-length", max_length, "tokens per text incl. special ones (0: as the model was trained)")
+  app.add_option("--max-length", max_length,
+                 "tokens per text incl. special ones (0: as the model was trained)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("--window", window, "rows read ahead and length-sorted together")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  app.add_option("--batch-size", batch, "rows per encoder batch")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
-  app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::Range(0, 4096));
-  app.add_flag("-q,--quiet", quiet, "no progress bar and no summary line");
-  app.add_flag("--progress", progress_flag, "progress bar even when stderr is not a terminal");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  app.add_option("--batch-size", batch, "rows per encoder batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  add_threads_option(app, threads);
+  add_switch(app, "-q,--quiet", quiet, "no progress bar and no summary line");
+  add_switch(app, "--progress", progress_flag, "progress bar even when stderr is not a terminal");
+  if (!parse_args(app, argc, argv)) return 0;
   TERN_CHECK(output_pos.empty() || output_opt.empty(), "give the output once: positional OUTPUT or --output");
-  set_num_threads(threads);
+  apply_threads(threads);
 
   infer::AnnotateOptions o;
   o.models = models;
@@ -135,8 +138,10 @@ int cmd_infer(int argc, char** argv) {
     if (p.total_bytes > 0 && p.bytes_read > 0 && p.bytes_read <= p.total_bytes) {
       const double frac = static_cast<double>(p.bytes_read) / static_cast<double>(p.total_bytes);
       const int bars = static_cast<int>(frac * 24);
-      eta = "[" + std::string(static_cast<size_t>(bars), '#') + std::string(static_cast<size_t>(24 - bars), '.') +
-            "] " + std::to_string(static_cast<int>(frac * 100)) + "%  ETA " + hms(p.seconds * (1 - frac) / std::max(frac, 1e-9));
+      eta = "[" + std::string(static_cast<size_t>(bars), '#') +
+            std::string(static_cast<size_t>(24 - bars), '.') + "] " +
+            std::to_string(static_cast<int>(frac * 100)) + "%  ETA " +
+            hms(p.seconds * (1 - frac) / std::max(frac, 1e-9));
     }
     std::fprintf(stderr, "\rtern infer %s %lld rows  %.0f tweets/s  %lld bad  ", eta.c_str(),
                  static_cast<long long>(p.rows), rate, static_cast<long long>(p.bad_rows));
@@ -147,12 +152,13 @@ int cmd_infer(int argc, char** argv) {
   if (!quiet) {
     std::string models_s;
     for (const auto& n : s.model_names) models_s += (models_s.empty() ? "" : ",") + n;
-    std::fprintf(stderr, "tern infer: %lld rows%s, %lld bad rows%s%s, %.1f s, %.0f tweets/s (model %s) -> %s\n",
-                 static_cast<long long>(s.rows),
-                 s.resumed_rows ? (" (+" + std::to_string(s.resumed_rows) + " already committed)").c_str() : "",
-                 static_cast<long long>(s.bad_rows), s.bad_rows ? (" -> " + s.errors).c_str() : "",
-                 s.replaced ? (", " + std::to_string(s.replaced) + " with invalid UTF-8 replaced").c_str() : "",
-                 s.seconds, s.rows / std::max(1e-9, s.seconds), models_s.c_str(), s.output.c_str());
+    std::fprintf(
+        stderr, "tern infer: %lld rows%s, %lld bad rows%s%s, %.1f s, %.0f tweets/s (model %s) -> %s\n",
+        static_cast<long long>(s.rows),
+        s.resumed_rows ? (" (+" + std::to_string(s.resumed_rows) + " already committed)").c_str() : "",
+        static_cast<long long>(s.bad_rows), s.bad_rows ? (" -> " + s.errors).c_str() : "",
+        s.replaced ? (", " + std::to_string(s.replaced) + " with invalid UTF-8 replaced").c_str() : "",
+        s.seconds, s.rows / std::max(1e-9, s.seconds), models_s.c_str(), s.output.c_str());
   }
   return s.bad_rows > 0 ? 3 : 0;
 }

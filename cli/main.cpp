@@ -15,13 +15,16 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"infer", tern::cli::cmd_infer, "annotate a tweet archive (JSONL / CSV / TSV / text, gz, stdin) with a model's predictions"},
+    {"infer", tern::cli::cmd_infer,
+     "annotate a tweet archive (JSONL / CSV / TSV / text, gz, stdin) with a model's predictions"},
     {"convert", tern::cli::cmd_convert, "import a Hugging Face checkpoint into one tern model .h5"},
     {"forward", tern::cli::cmd_forward, "run a model on token ids from an .h5 file, write its outputs"},
     {"tokenize", tern::cli::cmd_tokenize, "tokenize texts (one per line) into ids as JSONL"},
-    {"train", tern::cli::cmd_train, "fine-tune a classification / regression head (and the encoder) on labelled tweets"},
+    {"train", tern::cli::cmd_train,
+     "fine-tune a classification / regression head (and the encoder) on labelled tweets"},
     {"eval", tern::cli::cmd_eval, "evaluate a model on a labelled file, print the metrics as JSON"},
-    {"pack", tern::cli::cmd_pack, "re-save a model for shipping: smaller dtype, no optimizer state, metadata"},
+    {"pack", tern::cli::cmd_pack,
+     "re-save a model for shipping: smaller dtype, no optimizer state, metadata"},
     {"grad", tern::cli::cmd_grad, "loss and every parameter's gradient of a batch, as HF computes them"},
 };
 

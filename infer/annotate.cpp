@@ -1,5 +1,6 @@
 #include "infer/annotate.h"
 
+#include <unistd.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -8,7 +9,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +29,8 @@ OutputFormat output_format_from_name(const std::string& s) {
 }
 
 const std::vector<std::string>& default_text_fields() {
-  static const std::vector<std::string> f = {"text", "full_text", "rawContent", "content", "tweet", "data.text"};
+  static const std::vector<std::string> f = {"text",    "full_text", "rawContent",
+                                             "content", "tweet",     "data.text"};
   return f;
 }
 const std::vector<std::string>& default_id_fields() {
@@ -105,7 +106,9 @@ class Queue {
   bool stop_ = false;
 };
 
-std::string cell_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string cell_of(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 std::string bad_line_json(const Bad& b) {
   std::string s = "{\"line\":" + std::to_string(b.line) + ",\"reason\":";
@@ -147,8 +150,9 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
   AnnotateSummary sum;
   for (const auto& m : models) {
     for (const auto& o : sum.model_names)
-      TERN_CHECK(o != m->info().name, "two models are named '" << o << "': each row keys its predictions by "
-                                                                   "the model's name, so they must differ");
+      TERN_CHECK(o != m->info().name, "two models are named '" << o
+                                                               << "': each row keys its predictions by "
+                                                                  "the model's name, so they must differ");
     sum.model_names.push_back(m->info().name);
   }
   PredictOptions po;
@@ -233,7 +237,8 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
         }
         const json& j = r.json();
         // Text.
-        const std::string tf = opt.text_field.empty() ? first_present_field(j, default_text_fields()) : opt.text_field;
+        const std::string tf =
+            opt.text_field.empty() ? first_present_field(j, default_text_fields()) : opt.text_field;
         const json* t = tf.empty() ? nullptr : find_field(j, tf);
         if (!t) {
           std::string names_list;
@@ -244,14 +249,16 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
           continue;
         }
         if (!t->is_string()) {
-          w.bad.push_back({r.line, "text field '" + tf + "' is " + (t->is_null() ? "null" : std::string("a ") + t->type_name()) +
+          w.bad.push_back({r.line, "text field '" + tf + "' is " +
+                                       (t->is_null() ? "null" : std::string("a ") + t->type_name()) +
                                        ", not a string"});
           continue;
         }
         // Id.
         Row row;
         row.line = r.line;
-        const std::string idf = opt.id_field.empty() ? first_present_field(j, default_id_fields()) : opt.id_field;
+        const std::string idf =
+            opt.id_field.empty() ? first_present_field(j, default_id_fields()) : opt.id_field;
         const json* id = idf.empty() ? nullptr : find_field(j, idf);
         if (!id && !opt.id_field.empty()) {
           w.bad.push_back({r.line, "no id field '" + opt.id_field + "'"});
@@ -260,8 +267,10 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
         if (id && !id->is_null()) {
           row.id_json = id->dump(-1, ' ', false, json::error_handler_t::replace);
           row.id_cell = cell_of(*id);
-          if (id->is_number_integer()) row.id_integral = true, row.id_int = id->get<int64_t>();
-          else if (id->is_string()) row.id_integral = parse_int64(id->get<std::string>(), row.id_int);
+          if (id->is_number_integer())
+            row.id_integral = true, row.id_int = id->get<int64_t>();
+          else if (id->is_string())
+            row.id_integral = parse_int64(id->get<std::string>(), row.id_int);
         } else {
           row.id_json = row.id_cell = std::to_string(r.line);
           row.id_integral = true, row.id_int = r.line;
@@ -348,7 +357,8 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
               const ModelInfo& info = models[mi]->info();
               if (info.kind == OutputKind::Encoder) continue;
               buf += ',';
-              append_prediction_csv(buf, info, res[mi].logits.data() + i * static_cast<int64_t>(info.labels.size()),
+              append_prediction_csv(buf, info,
+                                    res[mi].logits.data() + i * static_cast<int64_t>(info.labels.size()),
                                     opt.logits);
             }
           } else {
@@ -368,7 +378,8 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
                 append_json_string(buf, info.name);
                 buf += ":{";
               }
-              append_prediction_json(buf, info, res[mi].logits.data() + i * static_cast<int64_t>(info.labels.size()),
+              append_prediction_json(buf, info,
+                                     res[mi].logits.data() + i * static_cast<int64_t>(info.labels.size()),
                                      opt.logits);
               if (multi) buf += '}';
             }

@@ -23,8 +23,9 @@ enum class OutputFormat { Auto, Jsonl, Csv };  // Auto: by the output's extensio
 OutputFormat output_format_from_name(const std::string& s);
 
 // Defaults of field lookup (dotted paths; the first a row has wins).
-const std::vector<std::string>& default_text_fields();  // text, full_text, rawContent, content, tweet, data.text
-const std::vector<std::string>& default_id_fields();    // id, id_str, tweet_id, tweet.id, data.id
+const std::vector<std::string>&
+default_text_fields();  // text, full_text, rawContent, content, tweet, data.text
+const std::vector<std::string>& default_id_fields();  // id, id_str, tweet_id, tweet.id, data.id
 
 struct AnnotateOptions {
   std::vector<std::string> models;  // paths or shipped names; empty: the default model
@@ -37,8 +38,9 @@ struct AnnotateOptions {
   std::vector<std::string> keep_fields;
   bool logits = false;
   Pool embeddings = Pool::None;
-  std::string embeddings_out;  // HDF5: embeddings (N, C) float32, lines (N) int64, ids (N) int64 when integral
-  std::string errors;          // empty: OUTPUT.errors.jsonl, or stderr when the output is stdout; "-": stderr
+  std::string
+      embeddings_out;  // HDF5: embeddings (N, C) float32, lines (N) int64, ids (N) int64 when integral
+  std::string errors;  // empty: OUTPUT.errors.jsonl, or stderr when the output is stdout; "-": stderr
   bool resume = false;
   int64_t window = 4096;
   int64_t batch_size = 32;
@@ -56,8 +58,8 @@ struct AnnotateProgress {
 struct AnnotateSummary {
   int64_t rows = 0;          // rows written by this run
   int64_t resumed_rows = 0;  // rows found already committed (--resume)
-  int64_t bad_rows = 0;      // bad rows met by this run (each line once, including those before the resume point)
-  int64_t replaced = 0;      // rows kept with invalid UTF-8 replaced
+  int64_t bad_rows = 0;  // bad rows met by this run (each line once, including those before the resume point)
+  int64_t replaced = 0;  // rows kept with invalid UTF-8 replaced
   double seconds = 0;
   std::string output, errors;  // where rows and bad rows went
   std::vector<std::string> model_names;

@@ -40,10 +40,14 @@ Pool pool_from_name(const std::string& s) {
 
 const char* output_kind_name(OutputKind k) {
   switch (k) {
-    case OutputKind::Single: return "single";
-    case OutputKind::Multi: return "multi";
-    case OutputKind::Regression: return "regression";
-    case OutputKind::Encoder: return "encoder";
+    case OutputKind::Single:
+      return "single";
+    case OutputKind::Multi:
+      return "multi";
+    case OutputKind::Regression:
+      return "regression";
+    case OutputKind::Encoder:
+      return "encoder";
   }
   return "?";
 }
@@ -101,13 +105,16 @@ std::vector<std::string> model_search_path() {
   return dirs;
 }
 
-const char* default_model_name() { return "sentiment"; }
+const char* default_model_name() {
+  return "sentiment";
+}
 
 std::map<std::string, std::string> shipped_models() {
   std::map<std::string, std::string> out;
   for (const auto& d : model_search_path()) {
     if (!is_dir(d)) continue;
-    for (const char* n : {"sentiment", "tweeteval-multi", "emotion", "hate", "irony", "offensive", "topics"}) {
+    for (const char* n :
+         {"sentiment", "tweeteval-multi", "emotion", "hate", "irony", "offensive", "topics"}) {
       const std::string p = d + "/" + n + ".h5";
       if (!out.count(n) && is_file(p)) out[n] = p;
     }
@@ -144,7 +151,9 @@ struct InferModel::Weights {
 };
 
 InferModel::~InferModel() = default;
-int32_t InferModel::pad_id() const { return tok_->pad_id(); }
+int32_t InferModel::pad_id() const {
+  return tok_->pad_id();
+}
 
 std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_path, const Options& opt) {
   const std::string path = resolve_model(name_or_path);
@@ -204,17 +213,22 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   }
   // Tokenisation as the model was trained: normalisation and length.
   bool norm = false;
-  if (!md("normalize_tweets").empty()) norm = md("normalize_tweets") == "true" || md("normalize_tweets") == "1";
-  else if (recipe.is_object()) norm = recipe.value("normalize_tweets", false);
+  if (!md("normalize_tweets").empty())
+    norm = md("normalize_tweets") == "true" || md("normalize_tweets") == "1";
+  else if (recipe.is_object())
+    norm = recipe.value("normalize_tweets", false);
   info.normalize_tweets = opt.normalize_tweets.value_or(norm);
-  const int64_t positions = cfg.arch == Arch::Roberta ? cfg.max_positions - cfg.pad_token_id - 1 : cfg.max_positions;
+  const int64_t positions =
+      cfg.arch == Arch::Roberta ? cfg.max_positions - cfg.pad_token_id - 1 : cfg.max_positions;
   int64_t len = positions;
-  if (!md("max_length").empty()) len = std::atoll(md("max_length").c_str());
-  else if (recipe.is_object() && recipe.contains("max_length")) len = recipe.value("max_length", positions);
+  if (!md("max_length").empty())
+    len = std::atoll(md("max_length").c_str());
+  else if (recipe.is_object() && recipe.contains("max_length"))
+    len = recipe.value("max_length", positions);
   info.max_length = opt.max_length.value_or(len);
-  TERN_CHECK(info.max_length >= 2 && info.max_length <= positions,
-             path << ": max length " << info.max_length << " is outside [2, " << positions
-                  << "] (the model's positions)");
+  TERN_CHECK(info.max_length >= 2 && info.max_length <= positions, path << ": max length " << info.max_length
+                                                                        << " is outside [2, " << positions
+                                                                        << "] (the model's positions)");
 
   TERN_CHECK(!bundle.tokenizer_files.empty(),
              path << ": the model file holds no tokenizer files (tern convert --tokenizer DIR adds them)");
@@ -224,7 +238,8 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
     TERN_FAIL(e.what());
   }
   std::string key;
-  for (const auto& [k, v] : bundle.tokenizer_files) key += k + ":" + std::to_string(std::hash<std::string>{}(v)) + ";";
+  for (const auto& [k, v] : bundle.tokenizer_files)
+    key += k + ":" + std::to_string(std::hash<std::string>{}(v)) + ";";
   key += info.normalize_tweets ? "norm;" : "raw;";
   key += std::to_string(info.max_length);
   m->tok_key_ = key;
@@ -276,7 +291,8 @@ std::vector<Encoded> Predictor::encode(const std::vector<std::string>& texts) co
     eo.normalize_tweets = m.info().normalize_tweets;
     std::vector<tok::Encoding> enc;
     try {
-      enc = m.tokenizer().encode_batch(texts, eo, {}, opt_.tokenize_threads > 0 ? opt_.tokenize_threads : num_threads());
+      enc = m.tokenizer().encode_batch(texts, eo, {},
+                                       opt_.tokenize_threads > 0 ? opt_.tokenize_threads : num_threads());
     } catch (const tok::TokenizerError& e) {
       TERN_FAIL(e.what());
     }
@@ -308,7 +324,8 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     for (int64_t r0 = 0; r0 < N; r0 += opt_.batch_size) {
       const int64_t n = std::min(opt_.batch_size, N - r0);
       int64_t T = 1;
-      for (int64_t i = 0; i < n; ++i) T = std::max<int64_t>(T, static_cast<int64_t>(e.ids[order[r0 + i]].size()));
+      for (int64_t i = 0; i < n; ++i)
+        T = std::max<int64_t>(T, static_cast<int64_t>(e.ids[order[r0 + i]].size()));
       auto& ids = runners_->ids;
       auto& mask = runners_->mask;
       ids.resize(static_cast<size_t>(n * T));
@@ -356,7 +373,9 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
   return res;
 }
 
-std::vector<ModelResult> Predictor::predict(const std::vector<std::string>& texts) { return run(encode(texts)); }
+std::vector<ModelResult> Predictor::predict(const std::vector<std::string>& texts) {
+  return run(encode(texts));
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Rows
@@ -372,7 +391,8 @@ std::vector<float> probabilities(const ModelInfo& m, const float* z) {
     for (size_t i = 0; i < L; ++i) s += e[i] = std::exp(static_cast<double>(z[i]) - mx);
     for (size_t i = 0; i < L; ++i) p[i] = static_cast<float>(e[i] / s);
   } else if (m.kind == OutputKind::Multi) {
-    for (size_t i = 0; i < L; ++i) p[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(z[i]))));
+    for (size_t i = 0; i < L; ++i)
+      p[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(z[i]))));
   } else {
     for (size_t i = 0; i < L; ++i) p[i] = z[i];
   }
@@ -407,7 +427,9 @@ void append_csv_cell(std::string& out, const std::string& s) {
 }
 
 namespace {
-size_t argmax(const float* p, size_t n) { return static_cast<size_t>(std::max_element(p, p + n) - p); }
+size_t argmax(const float* p, size_t n) {
+  return static_cast<size_t>(std::max_element(p, p + n) - p);
+}
 }  // namespace
 
 void append_prediction_json(std::string& out, const ModelInfo& m, const float* z, bool with_logits) {
@@ -466,13 +488,15 @@ void append_prediction_json(std::string& out, const ModelInfo& m, const float* z
   }
 }
 
-std::vector<std::string> prediction_csv_columns(const ModelInfo& m, bool with_logits, const std::string& pre) {
+std::vector<std::string> prediction_csv_columns(const ModelInfo& m, bool with_logits,
+                                                const std::string& pre) {
   std::vector<std::string> c;
   if (m.kind == OutputKind::Single || m.kind == OutputKind::Multi) {
     c.push_back(pre + (m.kind == OutputKind::Single ? "label" : "labels"));
     for (const auto& l : m.labels) c.push_back(pre + "prob_" + l);
   } else if (m.kind == OutputKind::Regression) {
-    if (m.labels.size() == 1) c.push_back(pre + "value");
+    if (m.labels.size() == 1)
+      c.push_back(pre + "value");
     else
       for (const auto& l : m.labels) c.push_back(pre + "value_" + l);
   }

@@ -85,7 +85,7 @@ struct ModelResult {
 
 struct PredictOptions {
   int64_t batch_size = 32;
-  Pool pool = Pool::None;  // embeddings of every model
+  Pool pool = Pool::None;    // embeddings of every model
   int tokenize_threads = 0;  // 0: tern's thread count
 };
 
@@ -107,7 +107,7 @@ class Predictor {
 
  private:
   std::vector<std::shared_ptr<const InferModel>> models_;
-  std::vector<size_t> group_;   // model -> tokenizer group
+  std::vector<size_t> group_;        // model -> tokenizer group
   std::vector<size_t> group_model_;  // group -> first model using it
   PredictOptions opt_;
   struct Runners;
@@ -124,7 +124,8 @@ std::vector<float> probabilities(const ModelInfo& m, const float* logits);
 // form.
 void append_prediction_json(std::string& out, const ModelInfo& m, const float* logits, bool with_logits);
 // CSV columns of one model (prefix "" for a single model, else "NAME."), and one row's cells.
-std::vector<std::string> prediction_csv_columns(const ModelInfo& m, bool with_logits, const std::string& prefix);
+std::vector<std::string> prediction_csv_columns(const ModelInfo& m, bool with_logits,
+                                                const std::string& prefix);
 void append_prediction_csv(std::string& out, const ModelInfo& m, const float* logits, bool with_logits);
 
 // Shortest text that reads back as the same float32.

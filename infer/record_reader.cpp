@@ -31,11 +31,16 @@ InputFormat input_format_from_name(const std::string& s) {
 
 const char* input_format_name(InputFormat f) {
   switch (f) {
-    case InputFormat::Auto: return "auto";
-    case InputFormat::Jsonl: return "jsonl";
-    case InputFormat::Csv: return "csv";
-    case InputFormat::Tsv: return "tsv";
-    case InputFormat::Text: return "text";
+    case InputFormat::Auto:
+      return "auto";
+    case InputFormat::Jsonl:
+      return "jsonl";
+    case InputFormat::Csv:
+      return "csv";
+    case InputFormat::Tsv:
+      return "tsv";
+    case InputFormat::Text:
+      return "text";
   }
   return "?";
 }
@@ -91,8 +96,10 @@ struct RecordReader::Impl {
   bool started = false;
 
   ~Impl() {
-    if (gz) gzclose(gz);  // closes fd too
-    else if (owned && fd >= 0) ::close(fd);
+    if (gz)
+      gzclose(gz);  // closes fd too
+    else if (owned && fd >= 0)
+      ::close(fd);
     if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
   }
 
@@ -205,7 +212,8 @@ struct RecordReader::Impl {
       // Locate the first bad byte for the message.
       size_t i = 0;
       while (i < s.size() && i < fixed.size() && s[i] == fixed[i]) ++i;
-      error = "invalid UTF-8 at byte " + std::to_string(i + 1) + " (use --encoding or --invalid-utf8 replace)";
+      error =
+          "invalid UTF-8 at byte " + std::to_string(i + 1) + " (use --encoding or --invalid-utf8 replace)";
       return false;
     }
     replaced = true;
@@ -215,8 +223,8 @@ struct RecordReader::Impl {
 
   // Splits a CSV record (RFC 4180). Returns false with `error` on a malformed one; `need_more` when a
   // quoted field runs past the end of the text (the record continues on the next line).
-  static bool split_csv(const std::string& s, char delim, std::vector<std::string>& fields, std::string& error,
-                        bool& need_more) {
+  static bool split_csv(const std::string& s, char delim, std::vector<std::string>& fields,
+                        std::string& error, bool& need_more) {
     fields.clear();
     need_more = false;
     std::string cur;
@@ -286,10 +294,12 @@ struct RecordReader::Impl {
         decide_format(line);
       }
       if ((format == InputFormat::Csv || format == InputFormat::Tsv) && opt.header && !header_done) {
-        if (too_long) TERN_FAIL(name << ": line 1: the header is longer than " << opt.max_line_bytes << " bytes");
+        if (too_long)
+          TERN_FAIL(name << ": line 1: the header is longer than " << opt.max_line_bytes << " bytes");
         std::string err;
         bool rep = false;
-        TERN_CHECK(transcode(line, err, rep) && check_utf8(line, err, rep), name << ": line 1 (header): " << err);
+        TERN_CHECK(transcode(line, err, rep) && check_utf8(line, err, rep),
+                   name << ": line 1 (header): " << err);
         bool more = false;
         std::vector<std::string> f;
         if (format == InputFormat::Csv) {
@@ -408,7 +418,8 @@ struct RecordReader::Impl {
         for (size_t i = 0; i < fields.size(); ++i) columns.push_back("col" + std::to_string(i + 1));
     }
     if (fields.size() != columns.size()) {
-      r.error = std::to_string(fields.size()) + " fields where the header has " + std::to_string(columns.size());
+      r.error =
+          std::to_string(fields.size()) + " fields where the header has " + std::to_string(columns.size());
       return true;
     }
     j = json::object();
@@ -418,7 +429,8 @@ struct RecordReader::Impl {
   }
 };
 
-RecordReader::RecordReader(const std::string& path, const ReaderOptions& opt) : impl_(std::make_unique<Impl>()) {
+RecordReader::RecordReader(const std::string& path, const ReaderOptions& opt)
+    : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.opt = opt;
   TERN_CHECK(opt.max_line_bytes > 0, "max_line_bytes must be > 0");
@@ -444,19 +456,32 @@ RecordReader::RecordReader(const std::string& path, const ReaderOptions& opt) : 
   m.format = opt.format == InputFormat::Auto && path != "-" ? format_from_name(path) : opt.format;
   if (!is_utf8_name(opt.encoding)) {
     m.cd = iconv_open("UTF-8", opt.encoding.c_str());
-    TERN_CHECK(m.cd != reinterpret_cast<iconv_t>(-1),
-               "unknown encoding '" << opt.encoding << "' (iconv names: windows-1252, latin1, macintosh, ...)");
+    TERN_CHECK(
+        m.cd != reinterpret_cast<iconv_t>(-1),
+        "unknown encoding '" << opt.encoding << "' (iconv names: windows-1252, latin1, macintosh, ...)");
   }
 }
 
 RecordReader::~RecordReader() = default;
 
-bool RecordReader::next(Record& r) { return impl_->next(r); }
-const std::string& RecordReader::name() const { return impl_->name; }
-InputFormat RecordReader::format() const { return impl_->format; }
-const std::vector<std::string>& RecordReader::columns() const { return impl_->columns; }
-int64_t RecordReader::bytes_read() const { return impl_->gz ? static_cast<int64_t>(gzoffset(impl_->gz)) : 0; }
-int64_t RecordReader::total_bytes() const { return impl_->total; }
+bool RecordReader::next(Record& r) {
+  return impl_->next(r);
+}
+const std::string& RecordReader::name() const {
+  return impl_->name;
+}
+InputFormat RecordReader::format() const {
+  return impl_->format;
+}
+const std::vector<std::string>& RecordReader::columns() const {
+  return impl_->columns;
+}
+int64_t RecordReader::bytes_read() const {
+  return impl_->gz ? static_cast<int64_t>(gzoffset(impl_->gz)) : 0;
+}
+int64_t RecordReader::total_bytes() const {
+  return impl_->total;
+}
 
 const json* find_field(const json& obj, const std::string& dotted) {
   if (!obj.is_object()) return nullptr;

@@ -35,8 +35,8 @@ struct Record {
   Record(Record&&) noexcept;
   Record& operator=(Record&&) noexcept;
 
-  int64_t line = 0;      // 1-based line of the input where the record starts
-  std::string error;     // non-empty: a bad row, and the reason (invalid JSON, invalid UTF-8, too long, ...)
+  int64_t line = 0;   // 1-based line of the input where the record starts
+  std::string error;  // non-empty: a bad row, and the reason (invalid JSON, invalid UTF-8, too long, ...)
   bool utf8_replaced = false;  // invalid UTF-8 was replaced by U+FFFD (InvalidUtf8::Replace)
   // JSONL: the parsed object; CSV / TSV: {column: cell}; text: {"text": line}. Null for a bad row.
   const nlohmann::json& json() const { return *json_; }
@@ -59,11 +59,11 @@ class RecordReader {
   // input cannot be read (an I/O error, a damaged gzip stream).
   bool next(Record& r);
 
-  const std::string& name() const;  // the path, or "<stdin>"
-  InputFormat format() const;       // the resolved format (after the first next())
+  const std::string& name() const;                  // the path, or "<stdin>"
+  InputFormat format() const;                       // the resolved format (after the first next())
   const std::vector<std::string>& columns() const;  // CSV / TSV header (after the first next())
-  int64_t bytes_read() const;   // of the file as stored (compressed bytes for gzip)
-  int64_t total_bytes() const;  // size of a regular file, 0 when unknown (stdin, pipes)
+  int64_t bytes_read() const;                       // of the file as stored (compressed bytes for gzip)
+  int64_t total_bytes() const;                      // size of a regular file, 0 when unknown (stdin, pipes)
 
   struct Impl;
 

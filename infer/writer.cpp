@@ -53,7 +53,9 @@ LineWriter::~LineWriter() {
   if (owned_ && fd_ >= 0) ::close(fd_);
 }
 
-LineWriter::LineWriter(LineWriter&& o) noexcept { *this = std::move(o); }
+LineWriter::LineWriter(LineWriter&& o) noexcept {
+  *this = std::move(o);
+}
 LineWriter& LineWriter::operator=(LineWriter&& o) noexcept {
   if (this != &o) {
     if (owned_ && fd_ >= 0) ::close(fd_);

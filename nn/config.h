@@ -13,7 +13,7 @@ enum class Arch : uint8_t { Bert, Roberta, DistilBert };
 enum class HeadKind : uint8_t { None, SequenceClassification };
 enum class ProblemType : uint8_t { Unspecified, SingleLabel, MultiLabel, Regression };
 
-const char* problem_type_name(ProblemType p);  // HF spelling: "single_label_classification", ...
+const char* problem_type_name(ProblemType p);              // HF spelling: "single_label_classification", ...
 ProblemType problem_type_from_name(const std::string& s);  // also accepts single|multi|regression
 
 struct ModelConfig {
@@ -22,8 +22,9 @@ struct ModelConfig {
   std::string architecture;  // architectures[0], e.g. "BertForSequenceClassification"
   std::string prefix;        // parameter-name prefix of the encoder: "bert", "roberta", "distilbert"
   HeadKind head = HeadKind::None;
-  bool pooler = false;     // the architecture has a pooler (BertModel, BertForSequenceClassification, RobertaModel)
-  bool mlm_head = false;   // a masked-LM checkpoint: its head tensors are skipped
+  bool pooler =
+      false;  // the architecture has a pooler (BertModel, BertForSequenceClassification, RobertaModel)
+  bool mlm_head = false;  // a masked-LM checkpoint: its head tensors are skipped
 
   int64_t vocab_size = 0, hidden = 0, layers = 0, heads = 0, intermediate = 0;
   int64_t max_positions = 0, type_vocab_size = 0, pad_token_id = 0;

@@ -23,7 +23,9 @@ Linear::Linear(ParamStore& ps, const std::string& name, int64_t in_, int64_t out
   b = ps.take(name + ".bias", {out}, Init::Zeros, initialisable);
 }
 
-WeightRef Linear::weight() const { return WeightRef::f32(w->value.f32(), out, in, in); }
+WeightRef Linear::weight() const {
+  return WeightRef::f32(w->value.f32(), out, in, in);
+}
 
 void Linear::forward(const float* x, float* y, int64_t N, bool with_bias) const {
   gemm_weight(N, x, in, weight(), 0.f, y, out);
@@ -35,7 +37,8 @@ void Linear::backward(const float* x, const float* dy, float* dx, int64_t N, boo
     sgemm(true, false, out, in, N, 1.f, dy, out, x, in, 1.f, w->grad.f32(), in);  // dW (out, in) += dy^T x
     bias_backward(dy, b->grad.f32(), N, out);
   }
-  if (dx) sgemm(false, false, N, in, out, 1.f, dy, out, w->value.f32(), in, accumulate_dx ? 1.f : 0.f, dx, in);
+  if (dx)
+    sgemm(false, false, N, in, out, 1.f, dy, out, w->value.f32(), in, accumulate_dx ? 1.f : 0.f, dx, in);
 }
 
 LayerNormP::LayerNormP(ParamStore& ps, const std::string& name, int64_t C, float eps_, bool initialisable)
@@ -107,8 +110,8 @@ EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
 
 // Post-LN block (BertLayer / TransformerBlock):
 //   a = Attention(x);  h = LN1(x + a W_o^T + b_o);  y = LN2(h + act(h W_1^T + b_1) W_2^T + b_2)
-void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T, LayerCache& cc,
-                           bool keep_probs, const LayerDropout* drop) const {
+void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T,
+                           LayerCache& cc, bool keep_probs, const LayerDropout* drop) const {
   const int64_t N = B * T;
   // qkv (N, 3C): columns [0, C) = Q, [C, 2C) = K, [2C, 3C) = V.
   float* qkv = cc.qkv.get(N * 3 * C);
@@ -122,7 +125,8 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
       ++j;
     }
     for (int64_t r = 0; r < N; ++r)
-      for (int64_t c = 0; c < 3 * C; ++c) qkv[r * 3 * C + c] += (c < C ? q : c < 2 * C ? k : v).b->value.f32()[c % C];
+      for (int64_t c = 0; c < 3 * C; ++c)
+        qkv[r * 3 * C + c] += (c < C ? q : c < 2 * C ? k : v).b->value.f32()[c % C];
   }
   const float* qb = qkv;
   const float* kb = qkv + C;
@@ -138,8 +142,8 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
   if (drop_a) dropout_apply(a, N * C, drop->attn_out);  // HF: dropout(dense(ctx)) before the residual
   float* h = cc.h.get(N * C);
   add_bias_residual_layer_norm(a, drop_a ? nullptr : attn_out.b->value.f32(), x, attn_ln.gamma->value.f32(),
-                               attn_ln.beta->value.f32(),
-                               h, N, C, attn_ln.eps, keep_probs ? cc.ln1_mean.get(N) : nullptr,
+                               attn_ln.beta->value.f32(), h, N, C, attn_ln.eps,
+                               keep_probs ? cc.ln1_mean.get(N) : nullptr,
                                keep_probs ? cc.ln1_rstd.get(N) : nullptr);
   // Feed-forward.
   float* f = cc.ffn_act.get(N * I);
@@ -156,9 +160,9 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
   float* o = cc.ln2_in.get(N * C);
   ffn_out.forward(f, o, N, /*add_bias=*/drop_o);
   if (drop_o) dropout_apply(o, N * C, drop->ffn_out);
-  add_bias_residual_layer_norm(o, drop_o ? nullptr : ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
-                               N, C, out_ln.eps, keep_probs ? cc.ln2_mean.get(N) : nullptr,
-                               keep_probs ? cc.ln2_rstd.get(N) : nullptr);
+  add_bias_residual_layer_norm(
+      o, drop_o ? nullptr : ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
+      N, C, out_ln.eps, keep_probs ? cc.ln2_mean.get(N) : nullptr, keep_probs ? cc.ln2_rstd.get(N) : nullptr);
 }
 
 bool EncoderLayer::qkv_fused() const {
@@ -168,8 +172,8 @@ bool EncoderLayer::qkv_fused() const {
 }
 
 void EncoderLayer::set_trainable(bool on) {
-  for (Param* p : {q.w, q.b, k.w, k.b, v.w, v.b, attn_out.w, attn_out.b, ffn_in.w, ffn_in.b, ffn_out.w, ffn_out.b,
-                   attn_ln.gamma, attn_ln.beta, out_ln.gamma, out_ln.beta})
+  for (Param* p : {q.w, q.b, k.w, k.b, v.w, v.b, attn_out.w, attn_out.b, ffn_in.w, ffn_in.b, ffn_out.w,
+                   ffn_out.b, attn_ln.gamma, attn_ln.beta, out_ln.gamma, out_ln.beta})
     p->trainable = on;
 }
 
@@ -183,8 +187,9 @@ void EncoderLayer::backward(const float* x, const float* dy, float* dx, int64_t 
   const int64_t N = B * T;
   const bool tr = trainable();
   float* d_ln2 = g.d_ln2.get(N * C);
-  layer_norm_backward(dy, cc.ln2_in.data(), cc.ln2_mean.data(), cc.ln2_rstd.data(), out_ln.gamma->value.f32(), d_ln2,
-                      tr ? out_ln.gamma->grad.f32() : nullptr, tr ? out_ln.beta->grad.f32() : nullptr, N, C);
+  layer_norm_backward(dy, cc.ln2_in.data(), cc.ln2_mean.data(), cc.ln2_rstd.data(), out_ln.gamma->value.f32(),
+                      d_ln2, tr ? out_ln.gamma->grad.f32() : nullptr, tr ? out_ln.beta->grad.f32() : nullptr,
+                      N, C);
   float* d_h = g.d_h.get(N * C);
   std::copy(d_ln2, d_ln2 + N * C, d_h);
   dropout_apply(d_ln2, N * C, drop.ffn_out);  // d_o
@@ -193,8 +198,9 @@ void EncoderLayer::backward(const float* x, const float* dy, float* dx, int64_t 
   act_backward(cc.ffn_pre.data(), d_f, d_f, N * I, act);
   ffn_in.backward(cc.h.data(), d_f, d_h, N, /*accumulate_dx=*/true);
   float* d_a = g.d_a.get(N * C);
-  layer_norm_backward(d_h, cc.attn_ln_in.data(), cc.ln1_mean.data(), cc.ln1_rstd.data(), attn_ln.gamma->value.f32(),
-                      d_a, tr ? attn_ln.gamma->grad.f32() : nullptr, tr ? attn_ln.beta->grad.f32() : nullptr, N, C);
+  layer_norm_backward(d_h, cc.attn_ln_in.data(), cc.ln1_mean.data(), cc.ln1_rstd.data(),
+                      attn_ln.gamma->value.f32(), d_a, tr ? attn_ln.gamma->grad.f32() : nullptr,
+                      tr ? attn_ln.beta->grad.f32() : nullptr, N, C);
   if (dx) std::copy(d_a, d_a + N * C, dx);
   dropout_apply(d_a, N * C, drop.attn_out);
   float* d_ctx = g.d_ctx.get(N * C);

@@ -59,7 +59,8 @@ struct LayerNames {
 
 // What one layer's forward keeps (per layer in training, shared by all layers in inference).
 struct LayerCache {
-  Buffer qkv, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd, out;
+  Buffer qkv, ctx, probs, attn_ln_in, h, ln1_mean, ln1_rstd, ffn_pre, ffn_act, ln2_in, ln2_mean, ln2_rstd,
+      out;
 };
 
 // Dropout of one layer in a training forward (inactive masks = no dropout).

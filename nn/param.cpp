@@ -7,7 +7,10 @@
 namespace tern {
 
 ParamStore::ParamStore(std::map<std::string, Tensor> tensors, std::string source, BindOptions opt)
-    : tensors_(std::move(tensors)), source_(std::move(source)), opt_(opt), rng_(opt.seed * 0x9E3779B97F4A7C15ull + 1) {}
+    : tensors_(std::move(tensors)),
+      source_(std::move(source)),
+      opt_(opt),
+      rng_(opt.seed * 0x9E3779B97F4A7C15ull + 1) {}
 
 Param* ParamStore::find(const std::string& name) {
   for (auto& p : params_)

@@ -15,8 +15,8 @@ enum class Init : uint8_t { Normal, Zeros, Ones };  // HF _init_weights: N(0, in
 
 struct Param {
   std::string name;
-  Tensor value;   // float32, contiguous
-  Tensor grad;    // float32, same shape (training only)
+  Tensor value;  // float32, contiguous
+  Tensor grad;   // float32, same shape (training only)
   bool from_checkpoint = false;
   bool no_decay = false;  // bias / LayerNorm weight (for AdamW's optional exclusion)
   bool trainable = true;  // false: frozen (no gradient is computed)

@@ -135,13 +135,16 @@ const char* weight_type_name(WeightType t) {
   return "unknown";
 }
 
-void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, float beta, float* y, int64_t ldy) {
+void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, float beta, float* y,
+                 int64_t ldy) {
   TERN_CHECK(w.data != nullptr, "gemm_weight: the weight (" << w.rows << ", " << w.cols << ") has no data");
-  TERN_CHECK(w.ld >= w.cols, "gemm_weight: weight leading dimension " << w.ld << " < its " << w.cols << " columns");
+  TERN_CHECK(w.ld >= w.cols,
+             "gemm_weight: weight leading dimension " << w.ld << " < its " << w.cols << " columns");
   switch (w.type) {
     case WeightType::F32:
       TERN_CHECK(w.scales == nullptr, "gemm_weight: float32 weights take no scales");
-      sgemm(false, true, M, w.rows, w.cols, 1.f, x, ldx, static_cast<const float*>(w.data), w.ld, beta, y, ldy);
+      sgemm(false, true, M, w.rows, w.cols, 1.f, x, ldx, static_cast<const float*>(w.data), w.ld, beta, y,
+            ldy);
       return;
     case WeightType::BF16:
     case WeightType::I8:

@@ -14,8 +14,10 @@ int64_t repack_model(const std::string& src, const std::string& dst, const Repac
   if (!opt.keep_extra) b.extra.clear();
   for (const auto& k : opt.drop_metadata) b.metadata.erase(k);
   for (const auto& [k, v] : opt.metadata) b.metadata[k] = v;
-  if (opt.storage) save_model(dst, b, *opt.storage);
-  else save_model(dst, b);
+  if (opt.storage)
+    save_model(dst, b, *opt.storage);
+  else
+    save_model(dst, b);
   struct stat st;
   TERN_CHECK(::stat(dst.c_str(), &st) == 0, dst << ": not written");
   return static_cast<int64_t>(st.st_size);

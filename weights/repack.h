@@ -11,10 +11,10 @@
 namespace tern {
 
 struct RepackOptions {
-  std::optional<DType> storage;               // F32 / F16 / BF16 for the floating-point parameters
-  bool keep_extra = false;                    // keep /extra (optimizer state)
+  std::optional<DType> storage;                 // F32 / F16 / BF16 for the floating-point parameters
+  bool keep_extra = false;                      // keep /extra (optimizer state)
   std::map<std::string, std::string> metadata;  // set (or replace) these entries
-  std::vector<std::string> drop_metadata;     // remove these entries
+  std::vector<std::string> drop_metadata;       // remove these entries
 };
 
 // Loads `src`, applies `opt`, writes `dst` atomically. Returns the written file's size in bytes.

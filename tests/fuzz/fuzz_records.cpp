@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 1 && std::fwrite(data + 1, 1, size - 1, f) != size - 1) std::abort();
   std::fclose(f);
   ReaderOptions o;
-  const InputFormat formats[] = {InputFormat::Auto, InputFormat::Jsonl, InputFormat::Csv, InputFormat::Tsv,
+  const InputFormat formats[] = {InputFormat::Auto, InputFormat::Jsonl, InputFormat::Csv,  InputFormat::Tsv,
                                  InputFormat::Text, InputFormat::Auto,  InputFormat::Auto, InputFormat::Auto};
   o.format = formats[k & 7];
   o.invalid_utf8 = (k & 8) ? InvalidUtf8::Replace : InvalidUtf8::Error;

@@ -1,6 +1,6 @@
 // `tern infer` end to end, as a user runs it, on the shipped default model (weights/models/sentiment.h5) and
-// the committed sample archive (tests/data/sample): every input format, stdin -> stdout, several models in one
-// pass, bad rows of each kind, a real kill -9 and --resume, input order under length-sorted batching, and
+// the committed sample archive (tests/data/sample): every input format, stdin -> stdout, several models in
+// one pass, bad rows of each kind, a real kill -9 and --resume, input order under length-sorted batching, and
 // --logits of a converted Hugging Face classifier against Hugging Face's own logits.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -40,7 +40,9 @@ std::vector<json> jsonl(const std::string& text) {
   return out;
 }
 
-std::vector<json> sample_records() { return jsonl(read_bytes(kSample)); }
+std::vector<json> sample_records() {
+  return jsonl(read_bytes(kSample));
+}
 
 // The sample's texts on one line each (for the text / TSV variants).
 std::vector<std::string> flat_texts() {
@@ -121,9 +123,10 @@ TEST_F(InferCli, EveryInputFormatGivesTheSamePredictions) {
     for (size_t i = 0; i < ref.size(); ++i) {
       expect_same_prediction(got[i], ref[i], v);
       // Text input has no id field: the 1-based line number is the id (here equal to the JSONL ids).
-      EXPECT_EQ(got[i]["id"].dump(), v.find(".txt") != std::string::npos || v.find(".jsonl") != std::string::npos
-                                          ? ref[i]["id"].dump()
-                                          : json(std::to_string(i + 1)).dump());
+      EXPECT_EQ(got[i]["id"].dump(),
+                v.find(".txt") != std::string::npos || v.find(".jsonl") != std::string::npos
+                    ? ref[i]["id"].dump()
+                    : json(std::to_string(i + 1)).dump());
     }
   }
   // stdin -> stdout.
@@ -150,16 +153,18 @@ TEST_F(InferCli, BadRowsOfEachKindGoToTheErrorsFile) {
   ScratchDir d;
   const std::string in = d.file("in.jsonl");
   write_bytes(in,
-              "{\"id\": 1, \"text\": \"a fine day\"}\n"                // 1 ok
-              "{\"id\": 2, \"text\": \"broken\"\n"                       // 2 invalid JSON
-              "{\"id\": 3, \"user\": \"x\"}\n"                           // 3 no text field
-              "{\"id\": 4, \"text\": null}\n"                            // 4 null
-              "{\"id\": 5, \"text\": 17}\n"                              // 5 number
-              "{\"id\": 6, \"text\": [\"a\"]}\n"                         // 6 array
-              "{\"id\": 7, \"text\": \"caf\xe9\"}\n"                     // 7 invalid UTF-8
-              "{\"id\": 8, \"text\": \"" + std::string(300, 'y') + "\"}\n"  // 8 too long
-              "\n"                                                       // 9 empty
-              "{\"id\": 10, \"text\": \"the last one is good\"}\n");     // 10 ok
+              "{\"id\": 1, \"text\": \"a fine day\"}\n"  // 1 ok
+              "{\"id\": 2, \"text\": \"broken\"\n"       // 2 invalid JSON
+              "{\"id\": 3, \"user\": \"x\"}\n"           // 3 no text field
+              "{\"id\": 4, \"text\": null}\n"            // 4 null
+              "{\"id\": 5, \"text\": 17}\n"              // 5 number
+              "{\"id\": 6, \"text\": [\"a\"]}\n"         // 6 array
+              "{\"id\": 7, \"text\": \"caf\xe9\"}\n"     // 7 invalid UTF-8
+              "{\"id\": 8, \"text\": \"" +
+                  std::string(300, 'y') +
+                  "\"}\n"                                                 // 8 too long
+                  "\n"                                                    // 9 empty
+                  "{\"id\": 10, \"text\": \"the last one is good\"}\n");  // 10 ok
   const auto r = run_tern("infer " + in + " " + d.file("out.jsonl") + " --max-line-bytes 200 -q", "", 60);
   EXPECT_EQ(r.code, 3) << r.out;
   const auto rows = jsonl(read_bytes(d.file("out.jsonl")));
@@ -169,19 +174,21 @@ TEST_F(InferCli, BadRowsOfEachKindGoToTheErrorsFile) {
   const auto errs = jsonl(read_bytes(d.file("out.jsonl.errors.jsonl")));
   ASSERT_EQ(errs.size(), 8u);
   const std::vector<std::pair<int, std::string>> want = {
-      {2, "invalid JSON"}, {3, "no text field"}, {4, "null"},          {5, "number"},
-      {6, "array"},        {7, "invalid UTF-8"}, {8, "longer than 200"}, {9, "empty line"}};
+      {2, "invalid JSON"},  {3, "no text field"},   {4, "null"},      {5, "number"}, {6, "array"},
+      {7, "invalid UTF-8"}, {8, "longer than 200"}, {9, "empty line"}};
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(errs[i]["line"], want[i].first);
     EXPECT_NE(errs[i]["reason"].get<std::string>().find(want[i].second), std::string::npos) << errs[i].dump();
   }
   // The good rows are what a clean file gives.
-  write_bytes(d.file("clean.jsonl"), "{\"id\": 1, \"text\": \"a fine day\"}\n{\"id\": 10, \"text\": \"the last one is good\"}\n");
+  write_bytes(d.file("clean.jsonl"),
+              "{\"id\": 1, \"text\": \"a fine day\"}\n{\"id\": 10, \"text\": \"the last one is good\"}\n");
   const auto c = run_tern("infer " + d.file("clean.jsonl") + " - -q", "", 60);
   ASSERT_EQ(c.code, 0) << c.out;
   EXPECT_EQ(c.out, read_bytes(d.file("out.jsonl")));
   // --invalid-utf8 replace keeps row 7 (counted in the summary).
-  const auto rep = run_tern("infer " + in + " " + d.file("rep.jsonl") + " --max-line-bytes 200 --invalid-utf8 replace", "", 60);
+  const auto rep = run_tern(
+      "infer " + in + " " + d.file("rep.jsonl") + " --max-line-bytes 200 --invalid-utf8 replace", "", 60);
   EXPECT_EQ(rep.code, 3);
   EXPECT_EQ(jsonl(read_bytes(d.file("rep.jsonl"))).size(), 3u);
   EXPECT_NE(rep.out.find("1 with invalid UTF-8 replaced"), std::string::npos) << rep.out;
@@ -221,8 +228,8 @@ TEST_F(InferCli, KillNineThenResumeIsByteIdentical) {
                             "[ \"$n\" -ge " + std::to_string(kill_at) + " ] && break; sleep 0.01; done; " +
                             "kill -9 $pid; wait $pid; echo status=$?";
     const auto k = run_shell("bash -c '" + cmd + "'");
-    ASSERT_NE(k.out.find("status=137"), std::string::npos) << "the run ended before the kill at " << kill_at
-                                                           << ": " << k.out;
+    ASSERT_NE(k.out.find("status=137"), std::string::npos)
+        << "the run ended before the kill at " << kill_at << ": " << k.out;
     const std::string partial = read_bytes(out);
     ASSERT_LT(partial.size(), want.size());
     const auto res = run_tern("infer " + src + " " + out + common + " --resume", "", 300);
@@ -242,7 +249,8 @@ TEST_F(InferCli, TruncatedGzipKeepsTheRowsBeforeTheDamage) {
   ASSERT_EQ(run_shell("gzip -c " + d.file("all.jsonl") + " > " + d.file("all.jsonl.gz")).code, 0);
   const std::string z = read_bytes(d.file("all.jsonl.gz"));
   write_bytes(d.file("cut.jsonl.gz"), z.substr(0, z.size() * 6 / 10));
-  const auto r = run_tern("infer " + d.file("cut.jsonl.gz") + " " + d.file("out.jsonl") + " -q --window 64", "", 120);
+  const auto r =
+      run_tern("infer " + d.file("cut.jsonl.gz") + " " + d.file("out.jsonl") + " -q --window 64", "", 120);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("cut.jsonl.gz"), std::string::npos) << r.out;
   const std::string got = read_bytes(d.file("out.jsonl"));
@@ -277,7 +285,9 @@ TEST_F(InferCli, SeveralModelsInOnePassAndCsvOutput) {
   ScratchDir d;
   const std::string second = d.file("second.h5");
   ASSERT_EQ(run_tern("pack --model " + kDefault + " --out " + second + " --set name=sentiment_copy").code, 0);
-  const auto r = run_tern("infer " + kSample + " - -q --model sentiment --model " + second + " --keep-fields date,user.username", "", 60);
+  const auto r = run_tern(
+      "infer " + kSample + " - -q --model sentiment --model " + second + " --keep-fields date,user.username",
+      "", 60);
   ASSERT_EQ(r.code, 0) << r.out;
   const auto single = jsonl(run_tern("infer " + kSample + " - -q", "", 60).out);
   const auto rows = jsonl(r.out);
@@ -300,8 +310,8 @@ TEST_F(InferCli, SeveralModelsInOnePassAndCsvOutput) {
 
 TEST_F(InferCli, EmbeddingsFileInInputOrder) {
   ScratchDir d;
-  const auto r = run_tern("infer " + kSample + " " + d.file("o.jsonl") + " -q --embeddings mean --embeddings-out " +
-                              d.file("e.h5"),
+  const auto r = run_tern("infer " + kSample + " " + d.file("o.jsonl") +
+                              " -q --embeddings mean --embeddings-out " + d.file("e.h5"),
                           "", 60);
   ASSERT_EQ(r.code, 0) << r.out;
   const TensorMap m = read_h5_arrays(d.file("e.h5"), std::vector<std::string>{"embeddings", "ids", "lines"});
@@ -330,13 +340,14 @@ TEST_F(InferCli, HelpShowsDefaultsAndStrayArgumentsFail) {
 TEST(InferHf, LogitsOfAConvertedClassifierMatchHuggingFace) {
   const std::string fx = test::kShared + "/fixtures/real-vocab/bert_seqcls_single3";
   const std::string vocab = test::kShared + "/tokenizers/bert-base-uncased";
-  if (!test::fs::exists(fx) || !test::fs::exists(vocab)) GTEST_SKIP() << "needs ../shared (fixtures, tokenizers)";
+  if (!test::fs::exists(fx) || !test::fs::exists(vocab))
+    GTEST_SKIP() << "needs ../shared (fixtures, tokenizers)";
   ScratchDir d;
   const std::string model = d.file("m.h5");
   ASSERT_EQ(run_tern("convert --from " + fx + " --tokenizer " + vocab + " --out " + model, "", 60).code, 0);
-  const TensorMap ref = read_h5_arrays(fx + "/reference.h5", std::vector<std::string>{"inputs/input_ids",
-                                                                                     "inputs/attention_mask",
-                                                                                     "outputs/logits"});
+  const TensorMap ref =
+      read_h5_arrays(fx + "/reference.h5",
+                     std::vector<std::string>{"inputs/input_ids", "inputs/attention_mask", "outputs/logits"});
   const Tensor& ids = ref.at("inputs/input_ids");
   const Tensor& mask = ref.at("inputs/attention_mask");
   const Tensor& logits = ref.at("outputs/logits");
@@ -361,8 +372,10 @@ TEST(InferHf, LogitsOfAConvertedClassifierMatchHuggingFace) {
       if (!mask.i64()[b * T + t]) break;
       const std::string& w = vocab_lines[static_cast<size_t>(ids.i64()[b * T + t])];
       if (w == "[SEP]") break;
-      if (w.rfind("##", 0) == 0) text += w.substr(2);
-      else text += (text.empty() ? "" : " ") + w;
+      if (w.rfind("##", 0) == 0)
+        text += w.substr(2);
+      else
+        text += (text.empty() ? "" : " ") + w;
     }
     in += json({{"id", b}, {"text", text}}).dump() + "\n";
   }
@@ -375,19 +388,22 @@ TEST(InferHf, LogitsOfAConvertedClassifierMatchHuggingFace) {
   std::string texts;
   for (const auto& l : jsonl(in)) texts += l["text"].get<std::string>() + "\n";
   write_bytes(d.file("texts.txt"), texts);
-  const auto tk = run_tern("tokenize --model " + model + " --input " + d.file("texts.txt") + " --output -", "", 60);
+  const auto tk =
+      run_tern("tokenize --model " + model + " --input " + d.file("texts.txt") + " --output -", "", 60);
   const auto toks = jsonl(tk.out);
   ASSERT_EQ(toks.size(), static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b) {
     const auto& got = toks[static_cast<size_t>(b)]["ids"];
     for (int64_t t = 0; t < T && mask.i64()[b * T + t]; ++t)
-      ASSERT_EQ(got[static_cast<size_t>(t)].get<int64_t>(), ids.i64()[b * T + t]) << "text " << b << " token " << t;
+      ASSERT_EQ(got[static_cast<size_t>(t)].get<int64_t>(), ids.i64()[b * T + t])
+          << "text " << b << " token " << t;
   }
   double worst = 0;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t l = 0; l < L; ++l)
-      worst = std::max(worst, std::abs(rows[static_cast<size_t>(b)]["logits"][static_cast<size_t>(l)].get<double>() -
-                                       static_cast<double>(logits.f32()[b * L + l])));
+      worst = std::max(worst,
+                       std::abs(rows[static_cast<size_t>(b)]["logits"][static_cast<size_t>(l)].get<double>() -
+                                static_cast<double>(logits.f32()[b * L + l])));
   EXPECT_LT(worst, 1e-4) << "max |tern infer - HF| over the logits";
   std::printf("tern infer --logits vs Hugging Face: max |diff| %.3g over %lld x %lld logits\n", worst,
               static_cast<long long>(B), static_cast<long long>(L));

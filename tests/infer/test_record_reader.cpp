@@ -164,13 +164,17 @@ TEST(RecordReader, InvalidUtf8ErrorOrReplace) {
 TEST(RecordReader, TranscodesWindows1252) {
   ScratchDir d;
   // 0x93 / 0x94: curly quotes in windows-1252; 0xe9: e-acute.
-  write_bytes(d.file("a.csv"), "text\n\x93" "caf\xe9\x94\n");
+  write_bytes(d.file("a.csv"),
+              "text\n\x93"
+              "caf\xe9\x94\n");
   ReaderOptions o;
   o.encoding = "windows-1252";
   auto g = read_all(d.file("a.csv"), o);
   ASSERT_EQ(g.size(), 1u);
   ASSERT_TRUE(g[0].error.empty()) << g[0].error;
-  EXPECT_EQ(g[0].j["text"], "\xE2\x80\x9C" "caf\xC3\xA9\xE2\x80\x9D");
+  EXPECT_EQ(g[0].j["text"],
+            "\xE2\x80\x9C"
+            "caf\xC3\xA9\xE2\x80\x9D");
   o.encoding = "no-such-encoding";
   EXPECT_TERN_ERROR(RecordReader(d.file("a.csv"), o), "no-such-encoding");
 }

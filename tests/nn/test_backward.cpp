@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // The fixture losses (HF: mean over the batch). Returns the loss and writes d loss / d logits.
-double fixture_loss(const std::string& problem, const Tensor& logits, const Tensor& labels, std::vector<float>& d) {
+double fixture_loss(const std::string& problem, const Tensor& logits, const Tensor& labels,
+                    std::vector<float>& d) {
   const int64_t B = logits.size(0), L = logits.size(1);
   const float* z = logits.f32();
   d.assign(B * L, 0.f);
@@ -30,7 +31,8 @@ double fixture_loss(const std::string& problem, const Tensor& logits, const Tens
       for (int64_t j = 0; j < L; ++j) s += std::exp(z[b * L + j] - mx);
       const int64_t y = labels.i64()[b];
       loss += -(z[b * L + y] - mx - std::log(s));
-      for (int64_t j = 0; j < L; ++j) d[b * L + j] = static_cast<float>((std::exp(z[b * L + j] - mx) / s - (j == y)) / B);
+      for (int64_t j = 0; j < L; ++j)
+        d[b * L + j] = static_cast<float>((std::exp(z[b * L + j] - mx) / s - (j == y)) / B);
     }
     return loss / B;
   }
@@ -74,7 +76,8 @@ GradReport check_grads(const std::string& dir) {
     const std::string problem = problem_type_name(m->config().problem_type);
     TensorMap lab = read_h5_arrays(ref, std::vector<std::string>{"labels"}, "");
     Tensor labels = lab["labels"];
-    if (problem != "single_label_classification" && labels.dtype() != DType::F32) labels = labels;  // ints as given
+    if (problem != "single_label_classification" && labels.dtype() != DType::F32)
+      labels = labels;  // ints as given
     std::vector<float> d;
     r.loss = fixture_loss(problem, o.logits, labels, d);
     m->backward(d.data(), nullptr);
@@ -82,7 +85,8 @@ GradReport check_grads(const std::string& dir) {
     // bert_model: loss = sum_{valid t} (h_t . w1) / #valid + mean_b (pooler_b . w2)
     const Tensor w1 = train.at("synthetic_loss_w1"), w2 = train.at("synthetic_loss_w2");
     const Tensor& mask = in["attention_mask"];
-    const int64_t B = o.last_hidden_state.size(0), T = o.last_hidden_state.size(1), C = o.last_hidden_state.size(2);
+    const int64_t B = o.last_hidden_state.size(0), T = o.last_hidden_state.size(1),
+                  C = o.last_hidden_state.size(2);
     double valid = 0;
     for (int64_t i = 0; i < B * T; ++i) valid += mask.i64()[i];
     std::vector<float> dl(B * T * C, 0.f), dp(B * C);
@@ -121,8 +125,8 @@ GradReport check_grads(const std::string& dir) {
     }
   }
   EXPECT_EQ(grads.size(), m->params().params().size()) << "a gradient for every parameter";
-  std::printf("  %-45s loss %.7f (HF %.7f)  worst grad %.3f of tolerance (%s)\n", dir.c_str(), r.loss, r.want_loss,
-              r.worst, r.worst_name.c_str());
+  std::printf("  %-45s loss %.7f (HF %.7f)  worst grad %.3f of tolerance (%s)\n", dir.c_str(), r.loss,
+              r.want_loss, r.worst, r.worst_name.c_str());
   return r;
 }
 
@@ -201,7 +205,8 @@ TEST(Backward, FiniteDifferencesWithDropout) {
         const double lm = loss();
         w = w0;
         const double fd = (lp - lm) / (2 * h);
-        EXPECT_NEAR(p.grad.f32()[i], fd, 5e-3 * std::max(1.0, std::fabs(fd))) << cfg << "\n" << p.name << "[" << i << "]";
+        EXPECT_NEAR(p.grad.f32()[i], fd, 5e-3 * std::max(1.0, std::fabs(fd))) << cfg << "\n"
+                                                                              << p.name << "[" << i << "]";
         ++checked;
       }
     }
@@ -293,13 +298,15 @@ TEST(Backward, ExtraHeadsFiniteDifferences) {
         const double lm = loss();
         w = w0;
         const double fd = (lp - lm) / (2 * h);
-        EXPECT_NEAR(p.grad.f32()[i], fd, 5e-3 * std::max(1.0, std::fabs(fd))) << cfg << "\n" << p.name << "[" << i << "]";
+        EXPECT_NEAR(p.grad.f32()[i], fd, 5e-3 * std::max(1.0, std::fabs(fd))) << cfg << "\n"
+                                                                              << p.name << "[" << i << "]";
         ++checked;
       }
     }
     EXPECT_GT(checked, 70);
     // The extra heads' parameters are named after them.
-    EXPECT_NE(m.params().find(m.config().arch == Arch::Roberta ? "engagement.out_proj.weight" : "engagement.classifier.weight"),
+    EXPECT_NE(m.params().find(m.config().arch == Arch::Roberta ? "engagement.out_proj.weight"
+                                                               : "engagement.classifier.weight"),
               nullptr)
         << cfg;
   }

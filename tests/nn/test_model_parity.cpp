@@ -45,17 +45,18 @@ Diff check_fixture(const std::string& dir, const std::string& checkpoint) {
   TensorMap in = read_h5_arrays(ref, std::vector<std::string>{"input_ids", "attention_mask"}, "inputs");
   TensorMap tti = read_h5_arrays(ref, std::vector<std::string>{"token_type_ids"}, "inputs", false);
   if (tti.count("token_type_ids")) in["token_type_ids"] = tti["token_type_ids"];
-  TensorMap want =
-      read_h5_arrays(ref, std::vector<std::string>{"last_hidden_state", "pooler_output", "logits"}, "outputs", false);
+  TensorMap want = read_h5_arrays(
+      ref, std::vector<std::string>{"last_hidden_state", "pooler_output", "logits"}, "outputs", false);
   ModelOutputs o = m->forward(in["input_ids"], in["attention_mask"], in["token_type_ids"]);
   Diff d;
   d.lhs = masked_max_diff(o.last_hidden_state, want.at("last_hidden_state"), in["attention_mask"]);
   EXPECT_EQ(m->has_pooler(), want.count("pooler_output") > 0) << dir;
-  if (m->has_pooler() && want.count("pooler_output")) d.pooler = max_diff(o.pooler_output, want.at("pooler_output"));
+  if (m->has_pooler() && want.count("pooler_output"))
+    d.pooler = max_diff(o.pooler_output, want.at("pooler_output"));
   EXPECT_EQ(m->has_head(), want.count("logits") > 0) << dir;
   if (m->has_head() && want.count("logits")) d.logits = max_diff(o.logits, want.at("logits"));
-  std::printf("  %-45s last_hidden_state %.2e  pooler %.2e  logits %.2e\n", checkpoint.c_str(), d.lhs, d.pooler,
-              d.logits);
+  std::printf("  %-45s last_hidden_state %.2e  pooler %.2e  logits %.2e\n", checkpoint.c_str(), d.lhs,
+              d.pooler, d.logits);
   return d;
 }
 
@@ -66,8 +67,8 @@ void expect_parity(const std::string& dir, const std::string& checkpoint) {
   EXPECT_LT(d.logits, 1e-4f) << checkpoint;
 }
 
-const char* kTiny[] = {"bert_model", "bert_seqcls_multi19", "bert_seqcls_regr1", "bert_seqcls_single3",
-                       "distilbert_seqcls6", "roberta_seqcls3"};
+const char* kTiny[] = {"bert_model",          "bert_seqcls_multi19", "bert_seqcls_regr1",
+                       "bert_seqcls_single3", "distilbert_seqcls6",  "roberta_seqcls3"};
 
 }  // namespace
 
@@ -106,7 +107,8 @@ TEST(Parity, RealVocabFromShared) {
 
 TEST(Parity, SharedPretrainedModelsRun) {
   for (const char* dir : {"../shared/models/tweet-bert-mini", "../shared/models/tweet-roberta-mini"}) {
-    if (!fs::exists(std::string(dir) + "/config.json")) GTEST_SKIP() << dir << " not found: ../shared is absent";
+    if (!fs::exists(std::string(dir) + "/config.json"))
+      GTEST_SKIP() << dir << " not found: ../shared is absent";
     ModelBundle b = import_hf(dir);
     auto m = Model::from_bundle(b, dir);
     EXPECT_FALSE(m->has_pooler()) << "masked-LM checkpoints have no pooler";
@@ -121,14 +123,17 @@ TEST(Parity, SharedPretrainedModelsRun) {
     ModelOutputs o = m->forward(ids, mask, Tensor());
     o.last_hidden_state = o.last_hidden_state.clone();  // outputs are views into the workspace
     ASSERT_EQ(o.last_hidden_state.shape(), (Shape{B, T, 256}));
-    for (int64_t i = 0; i < o.last_hidden_state.numel(); ++i) ASSERT_TRUE(std::isfinite(o.last_hidden_state.f32()[i]));
+    for (int64_t i = 0; i < o.last_hidden_state.numel(); ++i)
+      ASSERT_TRUE(std::isfinite(o.last_hidden_state.f32()[i]));
     // Padding does not change the valid rows: row 1 alone (length 6) equals row 1 in the padded batch.
-    Tensor ids1 = ids.slice(0, 1, 2).slice(1, 0, 6).contiguous(), mask1 = mask.slice(0, 1, 2).slice(1, 0, 6).contiguous();
+    Tensor ids1 = ids.slice(0, 1, 2).slice(1, 0, 6).contiguous(),
+           mask1 = mask.slice(0, 1, 2).slice(1, 0, 6).contiguous();
     ModelOutputs o1 = m->forward(ids1, mask1, Tensor());
     float d = 0;
     for (int64_t t = 0; t < 6; ++t)
       for (int64_t c = 0; c < 256; ++c)
-        d = std::max(d, std::fabs(o1.last_hidden_state.f32()[t * 256 + c] - o.last_hidden_state.f32()[(T + t) * 256 + c]));
+        d = std::max(d, std::fabs(o1.last_hidden_state.f32()[t * 256 + c] -
+                                  o.last_hidden_state.f32()[(T + t) * 256 + c]));
     EXPECT_LT(d, 1e-5f) << dir;
   }
 }

@@ -129,7 +129,8 @@ TEST(Gemm, WeightGemmFloat32IsSgemmAndMatchesReference) {
       gemm_weight(M, x.data(), ldx, WeightRef::f32(w.data(), out, in, ldw), beta, y.data(), ldy);
       sgemm(false, true, M, out, in, 1.f, x.data(), ldx, w.data(), ldw, beta, s.data(), ldy);
       ref::sgemm(false, true, M, out, in, 1.f, x.data(), ldx, w.data(), ldw, beta, r.data(), ldy);
-      EXPECT_EQ(0, std::memcmp(y.data(), s.data(), y.size() * sizeof(float))) << "M=" << M << " beta=" << beta;
+      EXPECT_EQ(0, std::memcmp(y.data(), s.data(), y.size() * sizeof(float)))
+          << "M=" << M << " beta=" << beta;
       EXPECT_LT(max_abs_diff(y, r), 1e-4f) << "M=" << M << " beta=" << beta;
     }
   }
@@ -149,7 +150,8 @@ TEST(Gemm, WeightGemmFloat32IsSgemmAndMatchesReference) {
       gemm_weight(1, x, 2, w, 0.f, y, 3);
       ADD_FAILURE() << weight_type_name(w.type) << " weights were multiplied";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(std::string(weight_type_name(w.type)) + " weights (3, 2) are not implemented"),
+      EXPECT_NE(std::string(e.what()).find(std::string(weight_type_name(w.type)) +
+                                           " weights (3, 2) are not implemented"),
                 std::string::npos)
           << e.what();
     }
