@@ -79,8 +79,9 @@ std::vector<std::string> texts_of(py::handle obj) {
     const char* s = PyUnicode_AsUTF8AndSize(o, &n);
     if (!s) {
       PyErr_Clear();
-      raise(g_bad_input, "texts[" + std::to_string(i) + "] is not valid Unicode (a lone surrogate): it cannot be "
-                         "encoded as UTF-8");
+      raise(g_bad_input, "texts[" + std::to_string(i) +
+                             "] is not valid Unicode (a lone surrogate): it cannot be "
+                             "encoded as UTF-8");
     }
     out.emplace_back(s, static_cast<size_t>(n));
   }
@@ -101,7 +102,8 @@ class PyModel {
   PyModel(const std::string& name_or_path, int threads, int64_t batch_size, std::optional<int64_t> max_length,
           std::optional<bool> normalize_tweets, int64_t window)
       : threads_(threads), batch_size_(batch_size), window_(window) {
-    if (threads < 0) raise(PyExc_ValueError, "threads must be >= 0 (0 or None: all cores), got " + std::to_string(threads));
+    if (threads < 0)
+      raise(PyExc_ValueError, "threads must be >= 0 (0 or None: all cores), got " + std::to_string(threads));
     if (batch_size < 1) raise(PyExc_ValueError, "batch_size must be >= 1, got " + std::to_string(batch_size));
     if (window < 1) raise(PyExc_ValueError, "window must be >= 1, got " + std::to_string(window));
     InferModel::Options o;
@@ -184,8 +186,9 @@ std::string predict_json(PyModel& m, py::handle texts_obj, bool with_logits) {
   const std::vector<std::string> texts = texts_of(texts_obj);
   const auto& info = m.info();
   if (info.kind == tern::infer::OutputKind::Encoder)
-    raise(g_bad_model, info.path + ": the model has no classification head (an encoder checkpoint): it can give "
-                                   "embeddings only");
+    raise(g_bad_model, info.path +
+                           ": the model has no classification head (an encoder checkpoint): it can give "
+                           "embeddings only");
   return guarded(g_bad_input, [&] {
     py::gil_scoped_release nogil;
     std::string out = "[";
@@ -207,8 +210,9 @@ py::array_t<float> logits(PyModel& m, py::handle texts_obj) {
   const std::vector<std::string> texts = texts_of(texts_obj);
   const auto& info = m.info();
   if (info.kind == tern::infer::OutputKind::Encoder)
-    raise(g_bad_model, info.path + ": the model has no classification head (an encoder checkpoint): it can give "
-                                   "embeddings only");
+    raise(g_bad_model, info.path +
+                           ": the model has no classification head (an encoder checkpoint): it can give "
+                           "embeddings only");
   const size_t L = info.labels.size();
   py::array_t<float> out = new_f32(texts.size(), L);
   float* dst = out.mutable_data();
@@ -267,7 +271,8 @@ PyTokenizer tokenizer_from_model(const std::string& name_or_path) {
     const tern::ModelBundle b = tern::load_model(path, lo);
     TERN_CHECK(!b.tokenizer_files.empty(),
                path << ": the model file holds no tokenizer files (tern convert --tokenizer DIR adds them)");
-    return PyTokenizer{std::make_shared<const tern::tok::Tokenizer>(tern::tok::Tokenizer::from_files(b.tokenizer_files, path)),
+    return PyTokenizer{std::make_shared<const tern::tok::Tokenizer>(
+                           tern::tok::Tokenizer::from_files(b.tokenizer_files, path)),
                        path};
   });
 }
@@ -275,7 +280,8 @@ PyTokenizer tokenizer_from_model(const std::string& name_or_path) {
 PyTokenizer tokenizer_from_dir(const std::string& dir) {
   return guarded(g_bad_model, [&] {
     py::gil_scoped_release nogil;
-    return PyTokenizer{std::make_shared<const tern::tok::Tokenizer>(tern::tok::Tokenizer::from_dir(dir)), dir};
+    return PyTokenizer{std::make_shared<const tern::tok::Tokenizer>(tern::tok::Tokenizer::from_dir(dir)),
+                       dir};
   });
 }
 
@@ -283,7 +289,8 @@ PyTokenizer tokenizer_from_dir(const std::string& dir) {
 // code points ((0, 0) for special and padding tokens), as `tern tokenize --offsets` gives them unpadded.
 py::dict tokenizer_encode(const PyTokenizer& t, py::handle texts_obj, std::optional<int64_t> max_length,
                           bool normalize_tweets, int threads) {
-  if (max_length && *max_length < 1) raise(PyExc_ValueError, "max_length must be >= 1, got " + std::to_string(*max_length));
+  if (max_length && *max_length < 1)
+    raise(PyExc_ValueError, "max_length must be >= 1, got " + std::to_string(*max_length));
   const std::vector<std::string> texts = texts_of(texts_obj);
   std::vector<tern::tok::Encoding> enc = guarded(g_bad_input, [&] {
     py::gil_scoped_release nogil;
@@ -325,9 +332,10 @@ py::dict annotate(const std::vector<std::string>& models, const std::string& inp
                   const std::string& format, const std::string& input_format, const std::string& text_field,
                   const std::string& id_field, const std::vector<std::string>& keep_fields, bool with_logits,
                   const std::string& embeddings, const std::string& embeddings_out, const std::string& errors,
-                  bool resume, const std::string& encoding, const std::string& invalid_utf8, int64_t max_line_bytes,
-                  std::optional<bool> normalize_tweets, std::optional<int64_t> max_length, int64_t window,
-                  int64_t batch_size, int threads, py::object progress) {
+                  bool resume, const std::string& encoding, const std::string& invalid_utf8,
+                  int64_t max_line_bytes, std::optional<bool> normalize_tweets,
+                  std::optional<int64_t> max_length, int64_t window, int64_t batch_size, int threads,
+                  py::object progress) {
   namespace ti = tern::infer;
   ti::AnnotateOptions o;
   guarded(PyExc_ValueError, [&] {
@@ -423,7 +431,8 @@ PYBIND11_MODULE(_tern, m) {
       PyExc_RuntimeError, nullptr);
   py::tuple bad_input_bases = py::make_tuple(py::handle(g_error), py::handle(PyExc_ValueError));
   g_bad_input = PyErr_NewExceptionWithDoc(
-      "tern.BadInputError", "Bad texts or input files: not a string, unreadable, malformed (also a ValueError).",
+      "tern.BadInputError",
+      "Bad texts or input files: not a string, unreadable, malformed (also a ValueError).",
       bad_input_bases.ptr(), nullptr);
   g_bad_model = PyErr_NewExceptionWithDoc(
       "tern.BadModelError",
@@ -447,7 +456,8 @@ PYBIND11_MODULE(_tern, m) {
   py::class_<PyModel>(m, "Model")
       .def(py::init<const std::string&, int, int64_t, std::optional<int64_t>, std::optional<bool>, int64_t>(),
            py::arg("name_or_path"), py::arg("threads") = 0, py::arg("batch_size") = 32,
-           py::arg("max_length") = py::none(), py::arg("normalize_tweets") = py::none(), py::arg("window") = 4096)
+           py::arg("max_length") = py::none(), py::arg("normalize_tweets") = py::none(),
+           py::arg("window") = 4096)
       .def_property_readonly("info", [](const PyModel& m) { return info_dict(m.info()); })
       .def_property_readonly("threads", &PyModel::threads)
       .def_property_readonly("batch_size", &PyModel::batch_size)
@@ -458,7 +468,8 @@ PYBIND11_MODULE(_tern, m) {
       .def("embed", &embed, py::arg("texts"), py::arg("pool") = "cls", "(N, C) float32 pooled embeddings.")
       .def_property_readonly("tokenizer", [](const PyModel& m) {
         auto im = m.model();
-        return PyTokenizer{std::shared_ptr<const tern::tok::Tokenizer>(im, &im->tokenizer()), im->info().path};
+        return PyTokenizer{std::shared_ptr<const tern::tok::Tokenizer>(im, &im->tokenizer()),
+                           im->info().path};
       });
 
   py::class_<PyTokenizer>(m, "Tokenizer")
@@ -475,11 +486,14 @@ PYBIND11_MODULE(_tern, m) {
 
   m.def("annotate", &annotate, py::arg("models"), py::arg("input"), py::arg("output"), py::arg("format"),
         py::arg("input_format"), py::arg("text_field"), py::arg("id_field"), py::arg("keep_fields"),
-        py::arg("logits"), py::arg("embeddings"), py::arg("embeddings_out"), py::arg("errors"), py::arg("resume"),
-        py::arg("encoding"), py::arg("invalid_utf8"), py::arg("max_line_bytes"), py::arg("normalize_tweets"),
-        py::arg("max_length"), py::arg("window"), py::arg("batch_size"), py::arg("threads"), py::arg("progress"));
+        py::arg("logits"), py::arg("embeddings"), py::arg("embeddings_out"), py::arg("errors"),
+        py::arg("resume"), py::arg("encoding"), py::arg("invalid_utf8"), py::arg("max_line_bytes"),
+        py::arg("normalize_tweets"), py::arg("max_length"), py::arg("window"), py::arg("batch_size"),
+        py::arg("threads"), py::arg("progress"));
   m.def("shipped_models", [] { return tern::infer::shipped_models(); });
   m.def("model_search_path", [] { return tern::infer::model_search_path(); });
   m.def("default_model_name", [] { return std::string(tern::infer::default_model_name()); });
-  m.def("resolve_model", [](const std::string& n) { return guarded(g_bad_model, [&] { return tern::infer::resolve_model(n); }); });
+  m.def("resolve_model", [](const std::string& n) {
+    return guarded(g_bad_model, [&] { return tern::infer::resolve_model(n); });
+  });
 }
