@@ -19,6 +19,7 @@
 #include "tensor/check.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer.h"
+#include "train/trainer.h"
 #include "weights/model_file.h"
 
 namespace py = pybind11;
@@ -419,6 +420,145 @@ py::dict annotate(const std::vector<std::string>& models, const std::string& inp
   return d;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// train (tern train): typed options in, reporter calls out to a Python callback (with the GIL).
+
+class PyReporter : public tern::train::TrainReporter {
+ public:
+  explicit PyReporter(py::object cb) : cb_(std::move(cb)) {}
+  void call(py::dict d) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C stops training
+    if (!cb_.is_none()) cb_(d);
+  }
+  void note(const std::string& m) override {
+    py::gil_scoped_acquire gil;
+    py::dict d;
+    d["event"] = "note";
+    d["message"] = m;
+    call(d);
+  }
+  void plan(const tern::train::PlanReport& r) override {
+    py::gil_scoped_acquire gil;
+    py::dict d;
+    d["event"] = "plan";
+    d["rows"] = r.rows;
+    d["labels"] = r.labels;
+    d["total_steps"] = r.total_steps;
+    d["steps_per_epoch"] = r.steps_per_epoch;
+    d["warmup_steps"] = r.warmup_steps;
+    d["trainable_params"] = r.trainable_params;
+    d["threads"] = r.threads;
+    call(d);
+  }
+  void batch_done(int64_t batches, int64_t rows, double loss) override {
+    py::gil_scoped_acquire gil;
+    py::dict d;
+    d["event"] = "batch";
+    d["batches"] = batches;
+    d["rows"] = rows;
+    d["loss"] = loss;
+    call(d);
+  }
+  void epoch_end(const tern::train::EpochReport& r) override {
+    py::gil_scoped_acquire gil;
+    py::dict d;
+    d["event"] = "epoch";
+    d["epoch"] = r.epoch;
+    d["epochs"] = r.epochs;
+    d["train_loss"] = r.train_loss;
+    d["steps"] = r.steps;
+    d["tweets_per_s"] = r.tweets_per_s;
+    d["saved_best"] = r.saved_best;
+    d["val"] = r.val ? py::object(py::str(r.val->json)) : py::object(py::none());
+    d["test"] = r.test ? py::object(py::str(r.test->json)) : py::object(py::none());
+    call(d);
+  }
+
+ private:
+  py::object cb_;
+};
+
+py::dict train(const std::string& model, const std::string& train_path, const std::string& out,
+               const std::string& val, const std::string& test, const std::string& task,
+               const std::vector<std::string>& labels, const std::string& text_field,
+               const std::vector<std::string>& label_fields, bool skip_bad_rows, bool normalize_tweets,
+               int64_t max_length, int64_t batch_size, int64_t epochs, int64_t grad_accum, double lr,
+               double warmup, bool warmup_is_fraction, double weight_decay, bool no_decay_bias_ln,
+               uint64_t seed, double clip, int64_t freeze_layers, bool head_only,
+               std::optional<double> dropout, const std::string& loss, double label_smoothing,
+               const std::string& class_weights_mode, const std::vector<float>& class_weights,
+               const std::string& target_scale, const std::string& metric, int64_t early_stopping,
+               std::optional<int64_t> max_steps, const std::string& save_last, const std::string& resume,
+               int64_t eval_batch_size, int threads, py::object callback) {
+  namespace tt = tern::train;
+  tt::TrainOptions c;
+  guarded(PyExc_ValueError, [&] {
+    c.task = tt::task_from_name(task);
+    if (!loss.empty()) c.loss = tt::loss_from_name(loss);
+    c.target_scale = tt::TargetScaler::kind_from_name(target_scale);
+    if (!metric.empty()) c.metric = tt::metric_from_name(metric);
+  });
+  c.model_path = model;
+  c.train_path = train_path;
+  c.out_path = out;
+  c.val_path = val;
+  c.test_path = test;
+  c.labels = labels;
+  c.read.text_field = text_field;
+  c.read.label_fields = label_fields;
+  c.read.skip_bad_rows = skip_bad_rows;
+  c.normalize_tweets = normalize_tweets;
+  c.max_length = max_length;
+  c.batch_size = batch_size;
+  c.epochs = epochs;
+  c.grad_accum = grad_accum;
+  c.lr = lr;
+  c.warmup = warmup_is_fraction ? tt::WarmupSpec::fraction(warmup)
+                                : tt::WarmupSpec::steps(static_cast<int64_t>(warmup));
+  c.weight_decay = weight_decay;
+  c.no_decay_bias_ln = no_decay_bias_ln;
+  c.seed = seed;
+  c.clip = clip;
+  c.freeze_layers = freeze_layers;
+  c.head_only = head_only;
+  if (dropout) c.dropout = tt::DropoutSpec::everywhere(static_cast<float>(*dropout));
+  c.label_smoothing = static_cast<float>(label_smoothing);
+  c.class_weights.balanced = class_weights_mode == "balanced";
+  c.class_weights.values = class_weights;
+  c.early_stopping = early_stopping;
+  c.max_steps = max_steps;
+  c.save_last_path = save_last;
+  c.resume_path = resume;
+  c.eval_batch_size = eval_batch_size;
+  c.command_line = "tern.train (Python)";
+  PyReporter rep(std::move(callback));
+  tt::TrainSummary s;
+  // Bad options and data (a file that cannot be read, a bad row) are tern.Error with the CLI's messages;
+  // a model that cannot be loaded is found first and is a BadModelError.
+  if (resume.empty())
+    guarded(g_bad_model, [&] {
+      py::gil_scoped_release nogil;
+      tern::LoadOptions lo;
+      lo.read_tensors = false;
+      (void)tern::load_model(tern::infer::resolve_model(model), lo);
+    });
+  guarded(g_error, [&] {
+    py::gil_scoped_release nogil;
+    tern::set_num_threads(threads);
+    tt::Trainer t(c, &rep);
+    s = t.run();
+  });
+  py::dict d;
+  d["best_epoch"] = s.best_epoch;
+  d["metric"] = s.metric;
+  d["seconds"] = s.seconds;
+  d["out"] = out;
+  d["val"] = s.val_json.empty() ? py::object(py::none()) : py::object(py::str(s.val_json));
+  d["test"] = s.test_json.empty() ? py::object(py::none()) : py::object(py::str(s.test_json));
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_tern, m) {
@@ -490,6 +630,16 @@ PYBIND11_MODULE(_tern, m) {
         py::arg("resume"), py::arg("encoding"), py::arg("invalid_utf8"), py::arg("max_line_bytes"),
         py::arg("normalize_tweets"), py::arg("max_length"), py::arg("window"), py::arg("batch_size"),
         py::arg("threads"), py::arg("progress"));
+  m.def("train", &train, py::arg("model"), py::arg("train"), py::arg("out"), py::arg("val"), py::arg("test"),
+        py::arg("task"), py::arg("labels"), py::arg("text_field"), py::arg("label_fields"),
+        py::arg("skip_bad_rows"), py::arg("normalize_tweets"), py::arg("max_length"), py::arg("batch_size"),
+        py::arg("epochs"), py::arg("grad_accum"), py::arg("lr"), py::arg("warmup"),
+        py::arg("warmup_is_fraction"), py::arg("weight_decay"), py::arg("no_decay_bias_ln"), py::arg("seed"),
+        py::arg("clip"), py::arg("freeze_layers"), py::arg("head_only"), py::arg("dropout"), py::arg("loss"),
+        py::arg("label_smoothing"), py::arg("class_weights_mode"), py::arg("class_weights"),
+        py::arg("target_scale"), py::arg("metric"), py::arg("early_stopping"), py::arg("max_steps"),
+        py::arg("save_last"), py::arg("resume"), py::arg("eval_batch_size"), py::arg("threads"),
+        py::arg("callback"));
   m.def("shipped_models", [] { return tern::infer::shipped_models(); });
   m.def("model_search_path", [] { return tern::infer::model_search_path(); });
   m.def("default_model_name", [] { return std::string(tern::infer::default_model_name()); });

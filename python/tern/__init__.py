@@ -23,7 +23,7 @@ from . import _tern
 from ._tern import BadInputError, BadModelError, Error
 
 __all__ = [
-    "load", "Model", "ModelInfo", "Tokenizer", "convert", "infer_file", "shipped_models", "cli_path",
+    "load", "Model", "ModelInfo", "Tokenizer", "convert", "infer_file", "train", "shipped_models", "cli_path",
     "default_model_name", "Error", "BadInputError", "BadModelError",
 ]
 
@@ -345,3 +345,52 @@ def convert(hf_dir: str, out: str, tokenizer: Optional[str] = None, *, dtype: st
         raise BadModelError(msg)
     return {"out": _os.fspath(out), "notes": [l.split("note: ", 1)[1] for l in lines if "note: " in l],
             "message": lines[-1] if lines else ""}
+
+
+def train(model: str, train: str, out: str, *, val: Optional[str] = None, test: Optional[str] = None,
+          task: str = "single", labels: Optional[Sequence[str]] = None, text_field: str = "text",
+          label_fields: Sequence[str] = (), skip_bad_rows: bool = False, normalize_tweets: bool = False,
+          max_length: int = 64, batch_size: int = 32, epochs: int = 3, grad_accum: int = 1, lr: float = 1e-4,
+          warmup: float = 0, weight_decay: float = 0.01, no_decay_bias_ln: bool = False, seed: int = 42,
+          clip: float = 1.0, freeze_layers: int = 0, head_only: bool = False, dropout: Optional[float] = None,
+          loss: Optional[str] = None, label_smoothing: float = 0.0, class_weights: Any = None,
+          target_scale: str = "none", metric: Optional[str] = None, early_stopping: int = 0,
+          max_steps: Optional[int] = None, save_last: Optional[str] = None, resume: Optional[str] = None,
+          eval_batch_size: int = 64, threads: Optional[int] = None,
+          callback: Optional[Any] = None) -> Dict[str, Any]:
+    """Fine-tunes a model: ``tern train`` with its options as keywords (docs/training.md), through the same
+    train::Trainer.
+
+    model: the model to fine-tune (a .h5 file or shipped name); train / val / test: labelled data (CSV,
+    TSV, JSONL; val selects the best epoch, test is only reported); out: where the best model goes.
+    warmup: a fraction of the steps (0.06) or a step count (100), as ``--warmup``. dropout: None for the
+    config's probabilities, or one probability for all. class_weights: None, "balanced" or one weight per
+    label. callback: called with a dict per event: {"event": "plan" | "batch" | "epoch" | "note", ...}
+    ("epoch" carries train_loss, steps, saved_best and the val / test metrics as JSON text).
+    Ctrl-C stops training (the best checkpoint so far stays written).
+
+    Returns {"best_epoch", "metric", "seconds", "out", "val", "test"} (metrics as dicts). Raises
+    :class:`BadModelError` for a model that cannot be loaded, :class:`Error` for bad options or data
+    (with the CLI's messages), ValueError for unknown names (task, loss, metric, target_scale).
+    """
+    w = float(warmup)
+    frac = isinstance(warmup, float) and (w < 1 or not w.is_integer())
+    if isinstance(class_weights, str):
+        if class_weights not in ("balanced", "auto"):
+            raise ValueError("class_weights: None, 'balanced' or one weight per label")
+        mode, weights = "balanced", []
+    else:
+        mode, weights = "", [float(x) for x in (class_weights or [])]
+    s = dict(_tern.train(
+        _os.fspath(model) if model else "", _os.fspath(train), _os.fspath(out), _os.fspath(val) if val else "",
+        _os.fspath(test) if test else "", task, list(labels or []), text_field, list(label_fields),
+        bool(skip_bad_rows), bool(normalize_tweets), int(max_length), int(batch_size), int(epochs),
+        int(grad_accum), float(lr), w, frac, float(weight_decay), bool(no_decay_bias_ln), int(seed), float(clip),
+        int(freeze_layers), bool(head_only), dropout, loss or "", float(label_smoothing), mode, weights,
+        target_scale, metric or "", int(early_stopping), max_steps, _os.fspath(save_last) if save_last else "",
+        _os.fspath(resume) if resume else "", int(eval_batch_size), 0 if threads is None else int(threads),
+        callback))
+    for k in ("val", "test"):
+        if s.get(k):
+            s[k] = _json.loads(s[k])
+    return s

@@ -75,3 +75,15 @@ def infer_file(input: _Path, output: _Path = ..., *, model: Optional[_Path] = ..
                progress: Optional[Callable[[Dict[str, Any]], None]] = ...) -> Dict[str, Any]: ...
 def convert(hf_dir: _Path, out: _Path, tokenizer: Optional[_Path] = ..., *,
             dtype: Literal["keep", "float32", "float16", "bfloat16"] = ...) -> Dict[str, Any]: ...
+def train(model: _Path, train: _Path, out: _Path, *, val: Optional[_Path] = ..., test: Optional[_Path] = ...,
+          task: Literal["single", "multi", "regression"] = ..., labels: Optional[Sequence[str]] = ...,
+          text_field: str = ..., label_fields: Sequence[str] = ..., skip_bad_rows: bool = ...,
+          normalize_tweets: bool = ..., max_length: int = ..., batch_size: int = ..., epochs: int = ...,
+          grad_accum: int = ..., lr: float = ..., warmup: float = ..., weight_decay: float = ...,
+          no_decay_bias_ln: bool = ..., seed: int = ..., clip: float = ..., freeze_layers: int = ...,
+          head_only: bool = ..., dropout: Optional[float] = ..., loss: Optional[str] = ...,
+          label_smoothing: float = ..., class_weights: Union[None, str, Sequence[float]] = ...,
+          target_scale: Literal["none", "log1p", "robust"] = ..., metric: Optional[str] = ...,
+          early_stopping: int = ..., max_steps: Optional[int] = ..., save_last: Optional[_Path] = ...,
+          resume: Optional[_Path] = ..., eval_batch_size: int = ..., threads: Optional[int] = ...,
+          callback: Optional[Callable[[Dict[str, Any]], None]] = ...) -> Dict[str, Any]: ...
