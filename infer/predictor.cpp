@@ -283,21 +283,11 @@ Predictor::Predictor(std::vector<std::shared_ptr<const InferModel>> models, cons
 Predictor::~Predictor() = default;
 
 std::vector<Encoded> Predictor::encode(const std::vector<std::string>& texts) const {
-  std::vector<Encoded> out(group_model_.size());
+  std::vector<Encoded> out;
   for (size_t g = 0; g < group_model_.size(); ++g) {
     const InferModel& m = *models_[group_model_[g]];
-    tok::EncodeOptions eo;
-    eo.max_length = static_cast<size_t>(m.info().max_length);
-    eo.normalize_tweets = m.info().normalize_tweets;
-    std::vector<tok::Encoding> enc;
-    try {
-      enc = m.tokenizer().encode_batch(texts, eo, {},
-                                       opt_.tokenize_threads > 0 ? opt_.tokenize_threads : num_threads());
-    } catch (const tok::TokenizerError& e) {
-      TERN_FAIL(e.what());
-    }
-    out[g].ids.resize(enc.size());
-    for (size_t i = 0; i < enc.size(); ++i) out[g].ids[i] = std::move(enc[i].ids);
+    out.push_back(encode_texts(m.tokenizer(), texts, m.info().max_length, m.info().normalize_tweets,
+                               opt_.tokenize_threads));
   }
   return out;
 }
@@ -314,30 +304,15 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     ModelResult& r = res[mi];
     if (head) r.logits.assign(static_cast<size_t>(N * L), 0.f);
     if (opt_.pool != Pool::None) r.embeddings.assign(static_cast<size_t>(N * C), 0.f);
-    // Similar lengths together: little padding. A stable sort of the row numbers, so the batches depend
-    // only on the texts (the same input always gives the same batches, and the same floats).
-    std::vector<int64_t> order(static_cast<size_t>(N));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return e.ids[a].size() < e.ids[b].size(); });
-    const int32_t pad = im.pad_id();
+    const std::vector<int64_t> order = length_order(e);
     for (int64_t r0 = 0; r0 < N; r0 += opt_.batch_size) {
       const int64_t n = std::min(opt_.batch_size, N - r0);
-      int64_t T = 1;
-      for (int64_t i = 0; i < n; ++i)
-        T = std::max<int64_t>(T, static_cast<int64_t>(e.ids[order[r0 + i]].size()));
+      const int64_t T = batch_width(e, order.data() + r0, n);
       auto& ids = runners_->ids;
       auto& mask = runners_->mask;
       ids.resize(static_cast<size_t>(n * T));
       mask.resize(static_cast<size_t>(n * T));
-      for (int64_t i = 0; i < n; ++i) {
-        const auto& row = e.ids[order[r0 + i]];
-        const int64_t len = static_cast<int64_t>(row.size());
-        for (int64_t t = 0; t < T; ++t) {
-          ids[i * T + t] = t < len ? row[t] : pad;
-          mask[i * T + t] = t < len;
-        }
-      }
+      pad_rows(e, order.data() + r0, n, T, ids.data(), mask.data());
       auto st_ids = Storage::wrap(ids.data(), ids.size() * sizeof(int64_t), nullptr);
       auto st_mask = Storage::wrap(mask.data(), mask.size() * sizeof(int64_t), nullptr);
       const Tensor t_ids = Tensor::view_of(st_ids, 0, {n, T}, DType::I64);

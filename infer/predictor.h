@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "infer/batching.h"
+
 namespace tern::tok {
 class Tokenizer;
 }
@@ -69,12 +71,6 @@ class InferModel {
   std::vector<double> scale_center_, scale_scale_;  // regression target scaling (inverse applied)
   int scale_kind_ = 0;                              // 0 none, 1 log1p, 2 robust
   friend class Predictor;
-};
-
-// Token ids of texts for one tokenizer, truncated, unpadded.
-struct Encoded {
-  std::vector<std::vector<int32_t>> ids;
-  size_t size() const { return ids.size(); }
 };
 
 // Outputs of one model for N texts, in input order.

@@ -61,47 +61,21 @@ std::string seqcls_architecture(Arch a) {
   return "";
 }
 
-Encoded encode_texts(const tok::Tokenizer& tk, const std::vector<std::string>& texts, int64_t max_length,
-                     bool normalize_tweets) {
-  tok::EncodeOptions eo;
-  eo.max_length = static_cast<size_t>(std::max<int64_t>(0, max_length));
-  eo.normalize_tweets = normalize_tweets;
-  std::vector<tok::Encoding> enc = tk.encode_batch(texts, eo, {}, num_threads());
-  Encoded e;
-  e.pad_id = tk.pad_id();
-  e.ids.reserve(enc.size());
-  for (auto& x : enc) e.ids.push_back(std::move(x.ids));
-  return e;
-}
-
 Inputs make_batch(const Encoded& e, const int64_t* rows, int64_t n) {
   TERN_CHECK(n > 0, "make_batch: empty batch");
-  int64_t T = 1;
-  for (int64_t i = 0; i < n; ++i) T = std::max<int64_t>(T, static_cast<int64_t>(e.ids[rows[i]].size()));
+  const int64_t T = infer::batch_width(e, rows, n);
   Inputs in;
   in.input_ids = Tensor::empty({n, T}, DType::I64);
-  in.attention_mask = Tensor::zeros({n, T}, DType::I64);
-  int64_t* ids = in.input_ids.i64();
-  int64_t* mask = in.attention_mask.i64();
-  for (int64_t i = 0; i < n; ++i) {
-    const auto& r = e.ids[rows[i]];
-    for (int64_t t = 0; t < T; ++t) {
-      const bool real = t < static_cast<int64_t>(r.size());
-      ids[i * T + t] = real ? r[t] : e.pad_id;
-      mask[i * T + t] = real;
-    }
-  }
+  in.attention_mask = Tensor::empty({n, T}, DType::I64);
+  infer::pad_rows(e, rows, n, T, in.input_ids.i64(), in.attention_mask.i64());
   return in;
 }
 
 std::vector<float> predict_logits(Model& m, const Encoded& e, int64_t batch_size) {
   TERN_CHECK(m.has_head(), "predict: the model has no classification head");
   const int64_t N = static_cast<int64_t>(e.size()), L = m.config().num_labels;
-  std::vector<int64_t> order(N);
-  std::iota(order.begin(), order.end(), 0);
   // Similar lengths together: less padding (results per row do not depend on the batch's padding).
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t a, int64_t b) { return e.ids[a].size() < e.ids[b].size(); });
+  const std::vector<int64_t> order = infer::length_order(e);
   std::vector<float> out(static_cast<size_t>(N * L));
   for (int64_t r0 = 0; r0 < N; r0 += batch_size) {
     const int64_t n = std::min(batch_size, N - r0);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/batching.h"
 #include "nn/model.h"
 #include "train/dataset.h"
 #include "train/losses.h"
@@ -33,14 +34,9 @@ ConfigExtras config_extras(const std::string& config_json, Arch arch);
 // "BertForSequenceClassification", "RobertaForSequenceClassification", "DistilBertForSequenceClassification".
 std::string seqcls_architecture(Arch a);
 
-// Token ids of a dataset: truncated to max_length (special tokens included), unpadded.
-struct Encoded {
-  std::vector<std::vector<int32_t>> ids;
-  int32_t pad_id = 0;
-  size_t size() const { return ids.size(); }
-};
-Encoded encode_texts(const tok::Tokenizer& tk, const std::vector<std::string>& texts, int64_t max_length,
-                     bool normalize_tweets);
+// Token ids of a dataset (infer/batching.h): truncated to max_length (special tokens included), unpadded.
+using infer::encode_texts;
+using infer::Encoded;
 
 // Rows `rows` of `e` padded to the longest of them (HF DataCollatorWithPadding, right padding).
 Inputs make_batch(const Encoded& e, const int64_t* rows, int64_t n);
