@@ -52,31 +52,37 @@ def test_two_threads_faster_than_one_after_the_other(model_path):
     def run(m, key):
         results[key] = m.predict(texts)
 
-    best = None
+    def cpu():
+        t = os.times()
+        return t.user + t.system
+
+    best, seq_util, par_util = None, 0.0, 0.0
     for _ in range(3):  # the machine is shared: the best of 3 tries
-        t0 = time.perf_counter()
+        c0, t0 = cpu(), time.perf_counter()
         run(ma, "a")
         run(mb, "b")
         seq = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        seq_util = (cpu() - c0) / seq
+        c0, t0 = cpu(), time.perf_counter()
         ths = [threading.Thread(target=run, args=(m, k)) for m, k in ((ma, "c"), (mb, "d"))]
         for t in ths:
             t.start()
         for t in ths:
             t.join()
         par = time.perf_counter() - t0
+        par_util = (cpu() - c0) / par
         ratio = par / seq
         best = ratio if best is None else min(best, ratio)
         if best < 0.8:
             break
     assert results["a"] == results["b"] == results["c"] == results["d"]
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if best >= 0.8 and load > cores + 1:
-        # Other processes hold the cores (builds, a training run): two of our threads cannot get two cores.
-        # test_python_runs_while_tern_computes still shows the GIL released.
-        pytest.skip(f"machine busy (load {load:.1f} on {cores} cores): two threads took {best:.2f} of the "
-                    "sequential time; needs a quieter machine to measure")
-    # 2 cores: ideally 0.5; a held GIL gives >= 1.
+    if best >= 0.8 and seq_util < 0.9 and par_util < 1.3:
+        # The machine is saturated (builds, a training run; with autogroup scheduling a session's threads
+        # share one slice): the process did not get even one full core one after the other, nor two at
+        # once, so no speed-up can show. test_python_runs_while_tern_computes still shows the GIL released.
+        pytest.skip(f"machine busy (load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores): the process got "
+                    f"{seq_util:.2f} cores one after the other and {par_util:.2f} with two threads "
+                    f"(time ratio {best:.2f}); needs a machine with two free cores")
     assert best < 0.8, f"two threads at once took {best:.2f} of the time one after the other"
 
 
