@@ -113,7 +113,11 @@ struct LineReader::Impl {
       // gzread returns 0 at the end; a truncated or damaged gzip stream is reported by gzerror.
       int err = 0;
       const char* msg = gzerror(gz, &err);
-      TERN_CHECK(err == Z_OK, name << ": damaged compressed input after line " << lineno << ": " << msg);
+      // zlib prefixes its message with "<fd:N>: " (a descriptor number): only the reason is kept.
+      std::string why = msg ? msg : "";
+      if (why.rfind("<fd:", 0) == 0 && why.find(": ") != std::string::npos)
+        why = why.substr(why.find(": ") + 2);
+      TERN_CHECK(err == Z_OK, name << ": damaged compressed input after line " << lineno << ": " << why);
       eof = true;
       return false;
     }
