@@ -6,7 +6,7 @@ distributed.LocalCluster with 1 and 2 worker processes), in the same run.
 Validates first (the Python rows, the Dask rows and the CLI rows must be identical), warms up, then
 reports the median of 3 runs of each. Run from the repository root:
 
-    PYTHONPATH=build/python /usr/bin/python3 bench/python_bench.py [--model sentiment] [--out docs/results-python.md]
+    PYTHONPATH=build/python /usr/bin/python3 bench/python_bench.py [--model sentiment] [--out /tmp/python_bench.md]
 
 What each figure covers:
   cli          `tern infer TEXTS.txt.gz OUT.jsonl -q`, wall time of the process: start, model load, reading,
@@ -50,7 +50,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0,
                     help="the first N texts only (written to a temporary .txt.gz that every path reads)")
-    ap.add_argument("--out", default=None, help="write the results as Markdown here (e.g. docs/results-python.md)")
+    ap.add_argument("--out", default=None, help="write the results as Markdown here (e.g. /tmp/python_bench.md; results are kept in docs/results.md)")
     args = ap.parse_args()
     tern_bin = tern.cli_path()
     model_name = args.model or tern.default_model_name()

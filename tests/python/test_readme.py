@@ -1,4 +1,4 @@
-"""The notebook example of python/README.md runs as written (from the repository root), and so does the
+"""The notebook example of README.md (section Python) runs as written (from the repository root), and so does the
 streaming recipe's partition function."""
 import os
 import re
@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT, SAMPLE, SHIPPED_DEFAULT, cli_path_dir, cli_rows
 
-README = os.path.join(ROOT, "python", "README.md")
+README = os.path.join(ROOT, "README.md")
 
 
 def python_blocks():
