@@ -165,6 +165,8 @@ def tern_labels(out_path, label_index):
 
 def run_tern(tern, model, texts, out, threads, extra=()):
     cmd = [tern, "infer", texts, out, "--model", model, "--threads", str(threads), *extra]
+    if os.path.exists("/usr/bin/time"):  # peak RSS; its own start-up is a fork + exec
+        cmd = ["/usr/bin/time", "-f", "TERN_MAXRSS_KB %M"] + cmd
     t0 = time.perf_counter()
     r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
     s = time.perf_counter() - t0
@@ -172,7 +174,8 @@ def run_tern(tern, model, texts, out, threads, extra=()):
         sys.exit(f"tern infer failed ({r.returncode}): {r.stderr.strip()}")
     m = re.search(r"tern infer: (\d+) rows.*?([\d.]+) s, (\d+) tweets/s", r.stderr)
     own = (int(m.group(1)), float(m.group(2)), float(m.group(3))) if m else None
-    return s, own
+    rss = re.search(r"TERN_MAXRSS_KB (\d+)", r.stderr)
+    return s, own, int(rss.group(1)) / 1024 if rss else float("nan")
 
 
 def run_ort(ort_dir, onnx, ids, mode, threads, out=None, warmup=8):
@@ -264,7 +267,7 @@ def main():
 
     # Validation: ORT logits vs tern infer --logits on the first 200 texts.
     out200 = os.path.join(tmp, "out200.jsonl")
-    run_tern(a.tern, model, head_path, out200, a.threads, ("--logits", "-q"))
+    run_tern(a.tern, model, head_path, out200, a.threads, ("--logits",))
     ref = np.array([json.loads(l)["logits"] for l in open(out200)], dtype=np.float32)
     got200 = os.path.join(tmp, "ort200.bin")
     run_ort(a.ort, onnx, ids200, "input", a.threads, got200, warmup=0)
@@ -278,12 +281,14 @@ def main():
 
     out_path = os.path.join(tmp, "out.jsonl")
     rows = {"tern": [], "tern_own": [], "input": [], "sorted": []}
+    peak_rss = []
     for r in range(a.runs):
-        s, own = run_tern(a.tern, model, texts_path, out_path, a.threads)
+        s, own, rss = run_tern(a.tern, model, texts_path, out_path, a.threads)
         rows["tern"].append(len(texts) / s)
         rows["tern_own"].append(own[2] if own else float("nan"))
+        peak_rss.append(rss)
         line = f"round {r + 1}: tern infer {s:6.2f} s {len(texts) / s:7.0f} tweets/s (own summary " \
-               f"{own[1] if own else float('nan'):.2f} s, {own[2] if own else float('nan'):.0f}/s)"
+               f"{own[1] if own else float('nan'):.2f} s, {own[2] if own else float('nan'):.0f}/s, peak RSS {rss:.0f} MiB)"
         if r == 0:
             pred = tern_labels(out_path, label_index)
             assert len(pred) == len(texts), (len(pred), len(texts))
@@ -303,6 +308,7 @@ def main():
 
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\ntern infer: macro-recall {tern_mr:.4f} on {len(texts)} texts (test_labels.txt)")
+    print(f"tern infer peak RSS (/usr/bin/time): max {max(peak_rss):.0f} MiB over the runs")
     print(f"medians of {a.runs} interleaved runs, {a.threads} threads, tweets/s:")
     print(f"  tern infer end to end (process wall clock)  {med['tern']:8.0f}   (its own summary: {med['tern_own']:.0f})")
     print(f"  ONNX Runtime, batches of 32 in input order   {med['input']:8.0f}   tern/ORT {med['tern'] / med['input']:.2f}x")
