@@ -295,11 +295,18 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
       w.end = true;
       q.push(std::move(w));
     } catch (...) {
-      Window e;
-      e.bad = std::move(w.bad);
-      e.end = true;
-      e.error = std::current_exception();
-      q.push(std::move(e));
+      // An unreadable input (I/O error, damaged gzip stream): the rows read before it still go out, then
+      // the error ends the run.
+      w.error = std::current_exception();
+      w.end = true;
+      try {
+        std::vector<std::string> texts;
+        for (auto& rw : w.rows) texts.push_back(std::move(rw.text));
+        if (!texts.empty()) w.enc = pred.encode(texts);
+      } catch (...) {
+        w.rows.clear();
+      }
+      q.push(std::move(w));
     }
   });
 

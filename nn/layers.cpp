@@ -23,8 +23,10 @@ Linear::Linear(ParamStore& ps, const std::string& name, int64_t in_, int64_t out
   b = ps.take(name + ".bias", {out}, Init::Zeros, initialisable);
 }
 
+WeightRef Linear::weight() const { return WeightRef::f32(w->value.f32(), out, in, in); }
+
 void Linear::forward(const float* x, float* y, int64_t N, bool with_bias) const {
-  sgemm(false, true, N, out, in, 1.f, x, in, w->value.f32(), in, 0.f, y, out);
+  gemm_weight(N, x, in, weight(), 0.f, y, out);
   if (with_bias) add_bias(y, b->value.f32(), N, out);
 }
 
@@ -111,12 +113,12 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
   // qkv (N, 3C): columns [0, C) = Q, [C, 2C) = K, [2C, 3C) = V.
   float* qkv = cc.qkv.get(N * 3 * C);
   if (qkv_fused()) {
-    sgemm(false, true, N, 3 * C, C, 1.f, x, C, q.w->value.f32(), C, 0.f, qkv, 3 * C);
+    gemm_weight(N, x, C, WeightRef::f32(q.w->value.f32(), 3 * C, C, C), 0.f, qkv, 3 * C);
     add_bias(qkv, q.b->value.f32(), N, 3 * C);
   } else {
     int64_t j = 0;
     for (const Linear* l : {&q, &k, &v}) {
-      sgemm(false, true, N, C, C, 1.f, x, C, l->w->value.f32(), C, 0.f, qkv + j * C, 3 * C);
+      gemm_weight(N, x, C, l->weight(), 0.f, qkv + j * C, 3 * C);
       ++j;
     }
     for (int64_t r = 0; r < N; ++r)

@@ -9,6 +9,7 @@
 
 #include "nn/config.h"
 #include "nn/param.h"
+#include "tensor/weight.h"
 
 namespace tern {
 
@@ -33,6 +34,9 @@ struct Linear {
   Linear() = default;
   Linear(ParamStore& ps, const std::string& name, int64_t in, int64_t out, bool initialisable = false);
   Linear(Param* w_, Param* b_, int64_t in_, int64_t out_) : w(w_), b(b_), in(in_), out(out_) {}
+  // The weight as the inference path reads it (float32 parameters: a view of w's value; typed storage
+  // (bf16 / int8 + per-channel scales) of a quantised model will come through here too).
+  WeightRef weight() const;
   void forward(const float* x, float* y, int64_t N, bool add_bias = true) const;  // x: (N, in), y: (N, out)
   // dW += dy^T x, db += colsum(dy) (when trainable); dx (N, in) = dy W (+= when accumulate_dx), if dx.
   void backward(const float* x, const float* dy, float* dx, int64_t N, bool accumulate_dx) const;

@@ -33,15 +33,20 @@ TensorMap with_prefix(TensorMap t, const std::string& prefix) {
 
 }  // namespace
 
-Model::Model(const ModelConfig& cfg, TensorMap tensors, const std::string& source, const ModelOptions& opt)
-    : cfg_(cfg), bare_names_(has_bare_names(tensors)), ps_(with_prefix(std::move(tensors), cfg.prefix), source, opt.bind) {
+LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::string& source,
+                         const ModelOptions& opt)
+    : cfg_(cfg),
+      source_(source),
+      bare_names_(has_bare_names(tensors)),
+      ps_(with_prefix(std::move(tensors), cfg.prefix), source, opt.bind) {
   if (opt.force_head) cfg_.head = HeadKind::SequenceClassification;
   const ModelConfig& c = cfg_;
   const std::string& p = c.prefix;
   const int64_t C = c.hidden;
   // Embeddings.
   word_ = ps_.take(p + ".embeddings.word_embeddings.weight", {c.vocab_size, C}, Init::Normal);
-  if (c.arch == Arch::DistilBert && c.sinusoidal_positions && !ps_.has(p + ".embeddings.position_embeddings.weight")) {
+  if (c.arch == Arch::DistilBert && c.sinusoidal_positions &&
+      !ps_.has(p + ".embeddings.position_embeddings.weight")) {
     // DistilBERT's fixed sinusoidal table (create_sinusoidal_embeddings) when the checkpoint omits it.
     Tensor t = Tensor::empty({c.max_positions, C});
     float* w = t.f32();
@@ -62,60 +67,96 @@ Model::Model(const ModelConfig& cfg, TensorMap tensors, const std::string& sourc
   for (int64_t i = 0; i < c.layers; ++i) layers_.emplace_back(ps_, c, i);
 
   // Pooler: part of BertModel / RobertaModel / BertForSequenceClassification. A checkpoint without one
-  // (masked-LM) gives an encoder without pooler, unless the head needs it (BERT) and may be initialised.
+  // (masked-LM) gives an encoder without pooler, unless a head needs it (BERT) and may be initialised.
   const bool head = c.head == HeadKind::SequenceClassification;
   const std::string pool = p + ".pooler.dense";
   if (c.arch != Arch::DistilBert) {
-    const bool needed = head && c.arch == Arch::Bert;
+    const bool needed = (head || !opt.extra_heads.empty()) && c.arch == Arch::Bert;
     if (ps_.has(pool + ".weight") && (c.pooler || needed || opt.force_pooler)) {
-      pooler_ = Linear(ps_, pool, C, C);
+      pooler_ = std::make_unique<Pooler>(ps_, pool, C, /*initialisable=*/false);
     } else if (needed || opt.force_pooler) {
-      pooler_ = Linear(ps_, pool, C, C, /*initialisable=*/true);
+      pooler_ = std::make_unique<Pooler>(ps_, pool, C, /*initialisable=*/true);
     }
   }
-  if (head) {
-    const int64_t L = c.num_labels;
-    if (c.arch == Arch::Bert) {
-      cls_out_ = Linear(ps_, "classifier", C, L, true);
-    } else if (c.arch == Arch::Roberta) {
-      cls_dense_ = Linear(ps_, "classifier.dense", C, C, true);
-      cls_out_ = Linear(ps_, "classifier.out_proj", C, L, true);
-    } else {
-      cls_dense_ = Linear(ps_, "pre_classifier", C, C, true);
-      cls_out_ = Linear(ps_, "classifier", C, L, true);
-    }
+  if (head) heads_.push_back(make_head(c.arch, ps_, "classifier", C, c.num_labels, c.problem_type));
+  for (const HeadSpec& h : opt.extra_heads) {
+    TERN_CHECK(!h.name.empty() && head_index(h.name) < 0,
+               source << ": extra head name '" << h.name << "' is empty or already taken");
+    heads_.push_back(make_head(c.arch, ps_, h.name, C, h.num_outputs, h.problem_type));
   }
   // What an encoder or classifier built from another head's checkpoint leaves unused, as HF reports
   // "Some weights of the model checkpoint were not used".
-  std::vector<std::string> skippable = {"cls.", "lm_head.", "vocab_transform.", "vocab_layer_norm.",
-                                        "vocab_projector.", p + ".embeddings.position_ids"};
-  if (!pooler_.w) skippable.push_back(pool + ".");
+  std::vector<std::string> skippable = {"cls.",
+                                        "lm_head.",
+                                        "vocab_transform.",
+                                        "vocab_layer_norm.",
+                                        "vocab_projector.",
+                                        p + ".embeddings.position_ids"};
+  if (!pooler_) skippable.push_back(pool + ".");
   ps_.finish(skippable);
 }
 
-std::unique_ptr<Model> Model::from_bundle(ModelBundle& bundle, const std::string& source, const ModelOptions& opt) {
+std::shared_ptr<const LoadedModel> LoadedModel::from_bundle(ModelBundle& bundle, const std::string& source,
+                                                            const ModelOptions& opt) {
   ModelConfig cfg = parse_config(bundle.config_json, source + " (config)");
-  return std::make_unique<Model>(cfg, std::move(bundle.tensors), source, opt);
+  auto m = std::make_shared<LoadedModel>(cfg, std::move(bundle.tensors), source, opt);
+  m->tokenizer_files_ = bundle.tokenizer_files;
+  m->metadata_ = bundle.metadata;
+  return m;
 }
 
-std::string Model::checkpoint_name(const std::string& n) const {
+std::shared_ptr<const LoadedModel> load_model_shared(const std::string& path, const LoadOptions& load,
+                                                     const ModelOptions& opt) {
+  ModelBundle b = load_model(path, load);
+  return LoadedModel::from_bundle(b, path, opt);
+}
+
+int64_t LoadedModel::head_index(const std::string& name) const {
+  for (size_t k = 0; k < heads_.size(); ++k)
+    if (heads_[k]->name() == name) return static_cast<int64_t>(k);
+  return -1;
+}
+
+std::string LoadedModel::checkpoint_name(const std::string& n) const {
   const std::string pre = cfg_.prefix + ".";
   if (bare_names_ && n.rfind(pre, 0) == 0) return n.substr(pre.size());
   return n;
 }
 
-double Model::flops(int64_t B, int64_t T) const {
+double LoadedModel::flops(int64_t B, int64_t T) const {
   const double N = static_cast<double>(B) * T, C = cfg_.hidden, I = cfg_.intermediate;
   const double per_layer = 2.0 * N * (4 * C * C + 2 * C * I) + 2.0 * 2.0 * B * static_cast<double>(T) * T * C;
   double f = cfg_.layers * per_layer;
-  if (pooler_.w) f += 2.0 * B * C * C;
-  if (has_head()) f += 2.0 * B * C * (cls_dense_.w ? C : 0) + 2.0 * B * C * cfg_.num_labels;
+  if (pooler_) f += 2.0 * B * C * C;
+  for (const auto& h : heads_) f += h->flops(B);
   return f;
 }
 
-// word + token_type, then + position (the order of BertEmbeddings.forward), then LayerNorm.
-void Model::embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, int64_t B, int64_t T, float* out,
-                  bool normalise) {
+uint64_t dropout_seed(const Dropout& d) {
+  return d.seed * 0x100000001B3ull + d.step;
+}
+
+// Dropout streams: 1 embeddings, 2 / 3 the first head, (i+1) << 32 attention probabilities of layer i,
+// 16 + 4i / 17 + 4i its two residual branches, (k+1) << 56 | 2 / 3 head k > 0.
+LayerDropout LoadedModel::layer_dropout(const Dropout& d, int64_t i) const {
+  LayerDropout ld;
+  const uint64_t seed = dropout_seed(d);
+  ld.probs = {d.attention, seed, (static_cast<uint64_t>(i) + 1) << 32};
+  const float ao = d.attn_output >= 0.f ? d.attn_output : d.hidden;
+  ld.attn_out = {cfg_.arch == Arch::DistilBert ? 0.f : ao, seed, 16 + 4 * static_cast<uint64_t>(i)};
+  ld.ffn_out = {d.hidden, seed, 17 + 4 * static_cast<uint64_t>(i)};
+  return ld;
+}
+
+HeadDropout LoadedModel::head_dropout(const Dropout& d, size_t k) const {
+  const uint64_t seed = dropout_seed(d);
+  const uint64_t base = k == 0 ? 0 : static_cast<uint64_t>(k + 1) << 56;
+  return HeadDropout{{d.classifier, seed, base | 2}, {d.classifier, seed, base | 3}};
+}
+
+// word + token_type, then + position (the order of BertEmbeddings.forward). No LayerNorm here.
+void LoadedModel::embed(Workspace& ws, const int64_t* ids, const int64_t* tti, int64_t B, int64_t T,
+                        float* out) const {
   const ModelConfig& c = cfg_;
   const int64_t C = c.hidden, N = B * T;
   embedding_gather(ids, N, word_->value.f32(), c.vocab_size, C, out);
@@ -130,7 +171,8 @@ void Model::embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, i
   }
   // Position ids: 0..T-1 (BERT, DistilBERT); RoBERTa counts non-padding tokens from padding_idx + 1
   // (create_position_ids_from_input_ids: cumsum(ids != pad) * (ids != pad) + pad).
-  pos_ids_.resize(N);
+  std::vector<int64_t>& pos_ids = ws.pos_ids;
+  pos_ids.resize(N);
   for (int64_t b = 0; b < B; ++b) {
     int64_t count = 0;
     for (int64_t t = 0; t < T; ++t) {
@@ -138,79 +180,159 @@ void Model::embed(const int64_t* ids, const int64_t* mask, const int64_t* tti, i
       if (c.arch == Arch::Roberta) {
         const bool tok = ids[n] != c.pad_token_id;
         count += tok;
-        pos_ids_[n] = tok ? count + c.pad_token_id : c.pad_token_id;
+        pos_ids[n] = tok ? count + c.pad_token_id : c.pad_token_id;
       } else {
-        pos_ids_[n] = t;
+        pos_ids[n] = t;
       }
     }
   }
   for (int64_t n = 0; n < N; ++n)
-    TERN_CHECK(pos_ids_[n] < c.max_positions, "sequence of length " << T << " needs position " << pos_ids_[n]
-                                                                     << " but the model has max_position_embeddings = "
-                                                                     << c.max_positions);
-  embedding_gather(pos_ids_.data(), N, pos_->value.f32(), c.max_positions, C, out, /*accumulate=*/true);
-  (void)mask;
-  if (normalise) layer_norm(out, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), out, N, C, emb_ln_.eps);
+    TERN_CHECK(pos_ids[n] < c.max_positions,
+               "sequence of length " << T << " needs position " << pos_ids[n]
+                                     << " but the model has max_position_embeddings = " << c.max_positions);
+  embedding_gather(pos_ids.data(), N, pos_->value.f32(), c.max_positions, C, out, /*accumulate=*/true);
 }
 
-ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids) {
+namespace {
+
+// Additive key mask (HF: (1 - m) * finfo.min): 0 where attended, the most negative float where padded.
+// mask: int64 (B, T) of 0 / 1, or undefined (returns null: every position attended). out: (B, T).
+float* build_mask_add(const Tensor& mask, Buffer& out) {
+  if (!mask.defined()) return nullptr;
+  const int64_t N = mask.numel();
+  float* madd = out.get(N);
+  const int64_t* m = mask.i64();
+  for (int64_t n = 0; n < N; ++n) {
+    TERN_CHECK(m[n] == 0 || m[n] == 1,
+               "attention_mask holds " << m[n] << " at " << n << " (expected 0 or 1)");
+    madd[n] = m[n] ? 0.f : -FLT_MAX;
+  }
+  return madd;
+}
+
+}  // namespace
+
+// Embeddings, encoder layers, pooler, heads. Inference ping-pongs two (B*T, C) buffers and shares one
+// layer cache; training keeps each layer's output and cache, the embedding LayerNorm statistics and the
+// heads' inputs, and applies dropout.
+ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const Tensor& attention_mask,
+                                  const Tensor& token_type_ids, const Dropout* train) const {
   TERN_CHECK(input_ids.dtype() == DType::I64 && input_ids.dim() == 2,
              "input_ids must be int64 (B, T), got " << input_ids.describe());
   const int64_t B = input_ids.size(0), T = input_ids.size(1), C = cfg_.hidden, N = B * T;
   TERN_CHECK(T > 0 && B > 0, "empty batch " << input_ids.describe());
-  const Tensor ids = input_ids.contiguous();
+  Tensor ids = input_ids.contiguous();
   Tensor mask, tti;
   if (attention_mask.defined()) {
     TERN_CHECK(attention_mask.dtype() == DType::I64 && attention_mask.shape() == input_ids.shape(),
-               "attention_mask must be int64 " << shape_str(input_ids.shape()) << ", got " << attention_mask.describe());
+               "attention_mask must be int64 " << shape_str(input_ids.shape()) << ", got "
+                                               << attention_mask.describe());
     mask = attention_mask.contiguous();
   }
   if (token_type_ids.defined() && type_) {
     TERN_CHECK(token_type_ids.dtype() == DType::I64 && token_type_ids.shape() == input_ids.shape(),
-               "token_type_ids must be int64 " << shape_str(input_ids.shape()) << ", got " << token_type_ids.describe());
+               "token_type_ids must be int64 " << shape_str(input_ids.shape()) << ", got "
+                                               << token_type_ids.describe());
     tti = token_type_ids.contiguous();
   }
-  // Additive key mask: 0 where attended, the most negative float where padded (HF: (1 - m) * finfo.min).
-  float* madd = nullptr;
-  if (mask.defined()) {
-    madd = mask_add_.get(N);
-    const int64_t* m = mask.i64();
-    for (int64_t n = 0; n < N; ++n) {
-      TERN_CHECK(m[n] == 0 || m[n] == 1, "attention_mask holds " << m[n] << " at " << n << " (expected 0 or 1)");
-      madd[n] = m[n] ? 0.f : -FLT_MAX;
-    }
+  const float* madd = build_mask_add(mask, ws.mask_add);  // (B, T) or null
+  ws.train = false;
+  if (train) {
+    // Backward needs the inputs after the caller's tensors are gone.
+    ws.drop = *train;
+    ws.B = B;
+    ws.T = T;
+    ws.ids = ids.clone();
+    ws.tti = tti.defined() ? tti.clone() : Tensor();
+    ids = ws.ids;
+    tti = ws.tti;
   }
-  float* x = x0_.get(N * C);
-  float* y = x1_.get(N * C);
-  embed(ids.i64(), mask.defined() ? mask.i64() : nullptr, tti.defined() ? tti.i64() : nullptr, B, T, x);
-  for (const auto& layer : layers_) {
-    layer.forward(x, y, madd, B, T, cache_, /*keep_probs=*/false);
-    std::swap(x, y);
-  }
+  const int64_t* tti_p = tti.defined() ? tti.i64() : nullptr;
   ModelOutputs out;
-  float* first = first_.get(B * C);
-  for (int64_t b = 0; b < B; ++b) std::memcpy(first + b * C, x + b * T * C, C * sizeof(float));
-  out.last_hidden_state = (x == x0_.data() ? x0_ : x1_).view({B, T, C});
-  if (pooler_.w) {
-    float* pooled = pooled_.get(B * C);
-    pooler_.forward(first, pooled, B);
-    bias_act(pooled, nullptr, B, C, Act::Tanh);
-    out.pooler_output = pooled_.view({B, C});
-  }
-  if (has_head()) {
-    const int64_t L = cfg_.num_labels;
-    float* logits = logits_.get(B * L);
-    if (cfg_.arch == Arch::Bert) {
-      cls_out_.forward(pooler_.w ? pooled_.data() : first, logits, B);
-    } else {
-      float* hh = head_hidden_.get(B * C);
-      cls_dense_.forward(first, hh, B);
-      bias_act(hh, nullptr, B, C, cfg_.arch == Arch::Roberta ? Act::Tanh : Act::Relu);
-      cls_out_.forward(hh, logits, B);
+  const float* x = nullptr;  // (B*T, C) the current hidden states
+  if (train) {
+    const uint64_t seed = dropout_seed(*train);
+    // Embeddings, keeping the LayerNorm input and statistics.
+    float* e_in = ws.emb_in.get(N * C);
+    float* e_out = ws.emb_out.get(N * C);
+    embed(ws, ids.i64(), tti_p, B, T, e_in);
+    layer_norm(e_in, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), e_out, N, C, emb_ln_.eps,
+               ws.emb_mean.get(N), ws.emb_rstd.get(N));
+    dropout_apply(e_out, N * C, DropoutMask{train->hidden, seed, 1});
+    if (ws.layers.size() != layers_.size()) ws.layers.resize(layers_.size());
+    x = e_out;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      float* y = ws.layers[i].out.get(N * C);
+      const LayerDropout ld = layer_dropout(*train, static_cast<int64_t>(i));
+      layers_[i].forward(x, y, madd, B, T, ws.layers[i], /*train=*/true, &ld);
+      x = y;
     }
-    out.logits = logits_.view({B, L});
+    out.last_hidden_state =
+        ws.layers.empty() ? ws.emb_out.view({B, T, C}) : ws.layers.back().out.view({B, T, C});
+  } else {
+    float* a = ws.x0.get(N * C);
+    float* b = ws.x1.get(N * C);
+    embed(ws, ids.i64(), tti_p, B, T, a);
+    layer_norm(a, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), a, N, C, emb_ln_.eps);
+    for (const auto& layer : layers_) {
+      layer.forward(a, b, madd, B, T, ws.layer, /*train=*/false);
+      std::swap(a, b);
+    }
+    x = a;
+    out.last_hidden_state = (a == ws.x0.data() ? ws.x0 : ws.x1).view({B, T, C});
   }
+  // The first token's hidden state, the pooler, the heads.
+  float* first = ws.first.get(B * C);  // (B, C)
+  for (int64_t b = 0; b < B; ++b) std::memcpy(first + b * C, x + b * T * C, C * sizeof(float));
+  const float* pooled = nullptr;
+  if (pooler_) {
+    float* p = ws.pooled.get(B * C);  // (B, C)
+    pooler_->forward(first, p, B);
+    pooled = p;
+    out.pooler_output = ws.pooled.view({B, C});
+  }
+  if (ws.heads.size() != heads_.size()) ws.heads.resize(heads_.size());
+  for (size_t k = 0; k < heads_.size(); ++k) {
+    const Head& h = *heads_[k];
+    const int64_t L = h.num_outputs();
+    const float* in = h.input() == HeadInput::Pooled && pooled ? pooled : first;
+    const HeadDropout hd = train ? head_dropout(*train, k) : HeadDropout{};
+    h.forward(in, ws.heads[k].logits.get(B * L), B, ws.heads[k], train ? &hd : nullptr);
+    out.head_logits.push_back(ws.heads[k].logits.view({B, L}));
+  }
+  if (!out.head_logits.empty()) out.logits = out.head_logits[0];
+  ws.train = train != nullptr;
   return out;
+}
+
+// ---- ModelRunner ----
+
+ModelRunner::ModelRunner(std::shared_ptr<const LoadedModel> model) : model_(std::move(model)) {
+  TERN_CHECK(model_, "ModelRunner: no model");
+}
+
+ModelOutputs ModelRunner::forward(const Tensor& input_ids, const Tensor& attention_mask,
+                                  const Tensor& token_type_ids) {
+  return model_->forward(ws_, input_ids, attention_mask, token_type_ids);
+}
+
+// ---- Model (training API) ----
+
+Model::Model(const ModelConfig& cfg, TensorMap tensors, const std::string& source, const ModelOptions& opt)
+    : lm_(std::make_shared<LoadedModel>(cfg, std::move(tensors), source, opt)) {}
+
+std::unique_ptr<Model> Model::from_bundle(ModelBundle& bundle, const std::string& source,
+                                          const ModelOptions& opt) {
+  ModelConfig cfg = parse_config(bundle.config_json, source + " (config)");
+  auto m = std::make_unique<Model>(cfg, std::move(bundle.tensors), source, opt);
+  m->lm_->tokenizer_files_ = bundle.tokenizer_files;
+  m->lm_->metadata_ = bundle.metadata;
+  return m;
+}
+
+ModelOutputs Model::forward(const Tensor& input_ids, const Tensor& attention_mask,
+                            const Tensor& token_type_ids) {
+  return lm_->forward(ws_, input_ids, attention_mask, token_type_ids);
 }
 
 }  // namespace tern

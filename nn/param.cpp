@@ -80,11 +80,6 @@ Param* ParamStore::take(const std::string& name, const Shape& shape, Init init, 
   return &params_.back();
 }
 
-Param* ParamStore::take_optional(const std::string& name, const Shape& shape) {
-  if (!tensors_.count(name)) return nullptr;
-  return take(name, shape, Init::Zeros);
-}
-
 void ParamStore::finish(const std::vector<std::string>& skippable) {
   std::vector<std::string> unexpected;
   for (auto& [name, t] : tensors_) {

@@ -41,8 +41,6 @@ class ParamStore {
 
   // The parameter `name` with `shape`. Missing: error, unless `initialisable` and the options allow it.
   Param* take(const std::string& name, const Shape& shape, Init init, bool initialisable = false);
-  // Like take(), but absent is fine: returns nullptr (optional tensors such as a checkpoint's pooler).
-  Param* take_optional(const std::string& name, const Shape& shape);
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
 
   // Checks that every checkpoint tensor was used. Tensors whose names start with one of

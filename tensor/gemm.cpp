@@ -13,6 +13,7 @@
 #include "tensor/check.h"
 #include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
+#include "tensor/weight.h"
 
 namespace tern {
 
@@ -120,6 +121,34 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
       ref::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       return;
   }
+}
+
+const char* weight_type_name(WeightType t) {
+  switch (t) {
+    case WeightType::F32:
+      return "float32";
+    case WeightType::BF16:
+      return "bfloat16";
+    case WeightType::I8:
+      return "int8";
+  }
+  return "unknown";
+}
+
+void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, float beta, float* y, int64_t ldy) {
+  TERN_CHECK(w.data != nullptr, "gemm_weight: the weight (" << w.rows << ", " << w.cols << ") has no data");
+  TERN_CHECK(w.ld >= w.cols, "gemm_weight: weight leading dimension " << w.ld << " < its " << w.cols << " columns");
+  switch (w.type) {
+    case WeightType::F32:
+      TERN_CHECK(w.scales == nullptr, "gemm_weight: float32 weights take no scales");
+      sgemm(false, true, M, w.rows, w.cols, 1.f, x, ldx, static_cast<const float*>(w.data), w.ld, beta, y, ldy);
+      return;
+    case WeightType::BF16:
+    case WeightType::I8:
+      break;
+  }
+  TERN_FAIL("gemm_weight: " << weight_type_name(w.type) << " weights (" << w.rows << ", " << w.cols
+                            << ") are not implemented yet: only float32 weights can be multiplied");
 }
 
 void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

@@ -19,6 +19,14 @@ void sgemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
                    int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
                    float* C, int64_t ldc, int64_t stride_c, int64_t batch);
 
+struct WeightRef;  // tensor/weight.h
+
+// The inference path's weight GEMM (a Linear layer):  y (M, w.rows) = x (M, w.cols) W^T + beta * y,
+// W as stored in `w` (torch.nn.Linear layout). x: (M, w.cols) with leading dimension ldx; y: (M, w.rows)
+// with leading dimension ldy. Dispatches on w.type: float32 is sgemm(false, true, ...) (the same bits);
+// bfloat16 and int8 are not implemented yet and fail naming the type.
+void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, float beta, float* y, int64_t ldy);
+
 GemmBackend gemm_backend();
 void set_gemm_backend(GemmBackend b);
 // Human-readable description of the GEMM path that runs, e.g. "oneDNN 2.6.3 sgemm (JIT, cpu isa avx512_core)".

@@ -16,7 +16,7 @@ secs=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 build=build-fuzz
-targets=${FUZZ_TARGETS:-"fuzz_tokenizer fuzz_tokenizer_json fuzz_weights fuzz_archives fuzz_tf_h5"}
+targets=${FUZZ_TARGETS:-"fuzz_tokenizer fuzz_tokenizer_json fuzz_weights fuzz_archives fuzz_records fuzz_tf_h5"}
 # Targets whose findings are reported but do not fail the run: fuzz_tf_h5 feeds every byte to libhdf5 1.10,
 # which hangs / crashes on some damaged files (docs/errors.md, "tf_model.h5"); nothing in tern can fix that.
 report_only=${FUZZ_REPORT_ONLY-fuzz_tf_h5}
@@ -117,6 +117,15 @@ for name, k, data in [('csv', 0, csv), ('tsv', 1, tsv), ('jsonl', 2, jsonl), ('t
                       ('csv_regr', 0 | 12, reg), ('jsonl_multi', 2 | 8 | 128, jsonl), ('csv_skip', 0 | 16, csv),
                       ('csv_nolabels', 0 | 32, csv), ('tsv_rfc', 1 | 64, tsv), ('csv_none', 0 | 64 | 128, csv)]:
     put('fuzz_archives', name, bytes([k]) + data)
+
+# fuzz_records: first byte = format | flags (see fuzz_records.cpp); the committed sample archive and variants.
+sample = open('tests/data/sample/mayweather_sample.jsonl', 'rb').read()
+v2 = b'{"data": {"id": "1", "text": "api v2"}, "includes": {"users": [{"id": "9"}]}}\n'
+for name, k, data in [('sample_jsonl', 1, sample[:6000]), ('sample_auto', 0, sample[:3000]), ('v2', 0, v2),
+                      ('csv', 2, csv), ('csv_noheader', 2 | 32, csv), ('tsv', 3, tsv), ('text', 4, te),
+                      ('cp1252', 2 | 16, b'text\n\x93caf\xe9\x94\n'), ('bad_utf8', 1 | 8, b'{"text": "caf\xe9"}\n'),
+                      ('long', 4 | 64, b'x' * 100 + b'\nshort\n'), ('gz', 1, gzip.compress(sample[:2000]))]:
+    put('fuzz_records', name, bytes([k]) + data)
 PY
 # Past findings of the other targets, replayed as seeds.
 for t in $targets; do
@@ -124,10 +133,10 @@ for t in $targets; do
 done
 
 declare -A max_len=([fuzz_tokenizer]=2048 [fuzz_tokenizer_json]=400000 [fuzz_weights]=400000
-                    [fuzz_archives]=65536 [fuzz_tf_h5]=300000)
+                    [fuzz_archives]=65536 [fuzz_records]=65536 [fuzz_tf_h5]=300000)
 # Runs per target in deterministic mode (~20 s each on this machine under ASan).
 declare -A ci_runs=([fuzz_tokenizer]=4000 [fuzz_tokenizer_json]=4000 [fuzz_weights]=60000
-                    [fuzz_archives]=40000 [fuzz_tf_h5]=600)
+                    [fuzz_archives]=40000 [fuzz_records]=40000 [fuzz_tf_h5]=600)
 run() {
   local t=$1 rc=0 budget
   if [ -n "${FUZZ_DETERMINISTIC:-}" ]; then

@@ -232,6 +232,28 @@ TEST_F(InferCli, KillNineThenResumeIsByteIdentical) {
   }
 }
 
+// A damaged archive (a gzip stream cut short): exit 1 naming the file, and every row read before the damage
+// is in the output, complete and equal to a clean run's.
+TEST_F(InferCli, TruncatedGzipKeepsTheRowsBeforeTheDamage) {
+  ScratchDir d;
+  std::string body;
+  for (int rep = 0; rep < 20; ++rep) body += read_bytes(kSample);
+  write_bytes(d.file("all.jsonl"), body);
+  ASSERT_EQ(run_shell("gzip -c " + d.file("all.jsonl") + " > " + d.file("all.jsonl.gz")).code, 0);
+  const std::string z = read_bytes(d.file("all.jsonl.gz"));
+  write_bytes(d.file("cut.jsonl.gz"), z.substr(0, z.size() * 6 / 10));
+  const auto r = run_tern("infer " + d.file("cut.jsonl.gz") + " " + d.file("out.jsonl") + " -q --window 64", "", 120);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("cut.jsonl.gz"), std::string::npos) << r.out;
+  const std::string got = read_bytes(d.file("out.jsonl"));
+  const auto clean = run_tern("infer " + d.file("all.jsonl") + " - -q --window 64", "", 120);
+  ASSERT_EQ(clean.code, 0);
+  ASSERT_GT(got.size(), 0u);
+  EXPECT_EQ(got, clean.out.substr(0, got.size()));
+  EXPECT_EQ(got.back(), '\n');
+  EXPECT_GT(jsonl(got).size(), 300u);  // most of what the cut stream still holds
+}
+
 TEST_F(InferCli, OutputKeepsInputOrderUnderLengthSortedBatching) {
   ScratchDir d;
   const auto sorted = run_tern("infer " + kSample + " - -q --batch-size 8 --window 1000", "", 60);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "nn/model.h"
+#include "tests/util/test_util.h"
 #include "weights/h5_arrays.h"
 #include "weights/import.h"
 
@@ -230,5 +231,76 @@ TEST(Backward, FreezingStopsGradients) {
       else
         EXPECT_GT(s, 0.0) << "trainable " << p.name << " k=" << k;
     }
+  }
+}
+
+// A multi-task model: the config's head plus two extra heads (3 classes; a regression with 2 targets) on one
+// encoder. Head 0 computes what the single-head model computes (bit for bit, dropout included); the
+// gradient of sum_k sum(logits_k * r_k) through backward_heads matches central differences.
+TEST(Backward, ExtraHeadsFiniteDifferences) {
+  for (const char* cfg : kTinyConfigs) {
+    ModelOptions mo;
+    mo.bind.init_everything = true;
+    mo.bind.seed = 5;
+    mo.bind.init_std = 0.5f;
+    Model single(parse_config(cfg, "cfg"), {}, "random", mo);
+    mo.extra_heads = {{"sentiment", 3, ProblemType::SingleLabel}, {"engagement", 2, ProblemType::Regression}};
+    Model m(parse_config(cfg, "cfg"), {}, "random", mo);
+    ASSERT_EQ(m.loaded()->heads().size(), 3u);
+    EXPECT_EQ(m.loaded()->head_index("engagement"), 2);
+    EXPECT_EQ(m.loaded()->heads()[2]->problem_type(), ProblemType::Regression);
+    const int64_t B = 2, T = 5;
+    int64_t ids[B * T] = {0, 5, 9, 11, 2, 0, 7, 8, 2, 1};
+    int64_t mask[B * T] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+    const Tensor tids = Tensor::from_data(ids, {B, T}), tmask = Tensor::from_data(mask, {B, T});
+    Dropout drop{0.1f, 0.1f, 0.2f, -1.f, 11, 2};
+    {
+      const Tensor a = single.forward_train(tids, tmask, Tensor(), drop).logits.clone();
+      ModelOutputs o = m.forward_train(tids, tmask, Tensor(), drop);
+      EXPECT_TRUE(test::bit_equal(a, o.logits)) << cfg;
+      ASSERT_EQ(o.head_logits.size(), 3u);
+      EXPECT_EQ(o.head_logits[1].shape(), (Shape{B, 3}));
+      EXPECT_EQ(o.head_logits[2].shape(), (Shape{B, 2}));
+      // Inference: the same three heads.
+      ModelRunner r(m.loaded());
+      ModelOutputs oi = r.forward(tids, tmask, Tensor());
+      ASSERT_EQ(oi.head_logits.size(), 3u);
+      EXPECT_EQ(oi.head_logits[2].shape(), (Shape{B, 2}));
+    }
+    std::vector<std::vector<float>> r(3);
+    for (int k = 0; k < 3; ++k)
+      for (int64_t i = 0; i < B * m.loaded()->heads()[k]->num_outputs(); ++i)
+        r[k].push_back(0.7f * std::sin(1.3f * (i + 1) + k) + 0.1f * k);
+    auto loss = [&]() {
+      ModelOutputs o = m.forward_train(tids, tmask, Tensor(), drop);
+      double s = 0;
+      for (int k = 0; k < 3; ++k)
+        for (size_t i = 0; i < r[k].size(); ++i) s += o.head_logits[k].f32()[i] * r[k][i];
+      return s;
+    };
+    m.zero_grad();
+    loss();
+    m.backward_heads({r[0].data(), r[1].data(), r[2].data()}, nullptr);
+    int checked = 0;
+    for (auto& p : m.params().params()) {
+      const int64_t n = p.value.numel();
+      for (int64_t i : {int64_t{0}, n / 2, n - 1}) {
+        float& w = p.value.f32()[i];
+        const float w0 = w, h = 1e-2f;
+        w = w0 + h;
+        const double lp = loss();
+        w = w0 - h;
+        const double lm = loss();
+        w = w0;
+        const double fd = (lp - lm) / (2 * h);
+        EXPECT_NEAR(p.grad.f32()[i], fd, 5e-3 * std::max(1.0, std::fabs(fd))) << cfg << "\n" << p.name << "[" << i << "]";
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 70);
+    // The extra heads' parameters are named after them.
+    EXPECT_NE(m.params().find(m.config().arch == Arch::Roberta ? "engagement.out_proj.weight" : "engagement.classifier.weight"),
+              nullptr)
+        << cfg;
   }
 }

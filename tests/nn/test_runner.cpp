@@ -1,0 +1,199 @@
+// LoadedModel shared read-only by ModelRunners: HF parity through a runner, two threads at once giving the
+// bits of one, load_model_shared on a tern .h5, and extra (multi-task) heads on one encoder.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "nn/model.h"
+#include "tests/util/test_util.h"
+#include "weights/h5_arrays.h"
+#include "weights/import.h"
+#include "weights/model_file.h"
+
+using namespace tern;
+using tern::test::bit_equal;
+
+namespace {
+
+const char* kTinyNames[] = {"bert_model",          "bert_seqcls_multi19", "bert_seqcls_regr1",
+                            "bert_seqcls_single3", "distilbert_seqcls6",  "roberta_seqcls3"};
+
+struct Inputs {
+  Tensor ids, mask, tti;
+};
+
+Inputs fixture_inputs(const std::string& dir) {
+  const std::string ref = dir + "/reference.h5";
+  TensorMap in = read_h5_arrays(ref, std::vector<std::string>{"input_ids", "attention_mask"}, "inputs");
+  TensorMap tti = read_h5_arrays(ref, std::vector<std::string>{"token_type_ids"}, "inputs", false);
+  return {in.at("input_ids"), in.at("attention_mask"),
+          tti.count("token_type_ids") ? tti.at("token_type_ids") : Tensor()};
+}
+
+// Rows [r0, r1) of an int64 (B, T) tensor (undefined stays undefined).
+Tensor rows(const Tensor& t, int64_t r0, int64_t r1) {
+  return t.defined() ? t.slice(0, r0, r1).contiguous() : Tensor();
+}
+
+float max_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  float m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.f32()[i] - b.f32()[i]));
+  return m;
+}
+
+struct Kept {
+  Tensor lhs, pooled, logits;
+};
+Kept keep(const ModelOutputs& o) {
+  return {o.last_hidden_state.clone(), o.pooler_output.defined() ? o.pooler_output.clone() : Tensor(),
+          o.logits.defined() ? o.logits.clone() : Tensor()};
+}
+
+// The batches a worker runs: the whole fixture batch, then every single row and every prefix, so that the
+// runner's buffers are reused at changing shapes.
+std::vector<std::pair<int64_t, int64_t>> batches(int64_t B) {
+  std::vector<std::pair<int64_t, int64_t>> out = {{0, B}};
+  for (int64_t r = 0; r < B; ++r) out.push_back({r, r + 1});
+  for (int64_t r = 2; r < B; ++r) out.push_back({0, r});
+  return out;
+}
+
+}  // namespace
+
+TEST(Runner, MatchesHfAndModelBitForBit) {
+  for (const char* name : kTinyNames) {
+    const std::string dir = test::kTiny + "/" + name;
+    ModelBundle b1 = import_hf(dir), b2 = import_hf(dir);
+    std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b1, dir);
+    auto model = Model::from_bundle(b2, dir);
+    const Inputs in = fixture_inputs(dir);
+    ModelRunner r(lm);
+    const ModelOutputs o = r.forward(in.ids, in.mask, in.tti);
+    const ModelOutputs m = model->forward(in.ids, in.mask, in.tti);
+    EXPECT_TRUE(bit_equal(o.last_hidden_state, m.last_hidden_state)) << name;
+    EXPECT_EQ(lm->has_pooler(), model->has_pooler()) << name;
+    EXPECT_EQ(lm->has_head(), model->has_head()) << name;
+    TensorMap want = read_h5_arrays(dir + "/reference.h5",
+                                    std::vector<std::string>{"pooler_output", "logits"}, "outputs", false);
+    EXPECT_EQ(o.pooler_output.defined(), want.count("pooler_output") > 0) << name;
+    EXPECT_EQ(o.logits.defined(), want.count("logits") > 0) << name;
+    if (o.pooler_output.defined()) {
+      EXPECT_TRUE(bit_equal(o.pooler_output, m.pooler_output)) << name;
+      EXPECT_LT(max_diff(o.pooler_output, want.at("pooler_output")), 1e-4f) << name;
+    }
+    if (o.logits.defined()) {
+      EXPECT_TRUE(bit_equal(o.logits, m.logits)) << name;
+      EXPECT_LT(max_diff(o.logits, want.at("logits")), 1e-4f) << name;
+      EXPECT_EQ(o.logits.size(1), lm->config().num_labels) << name;
+      ASSERT_EQ(o.head_logits.size(), 1u) << name;
+      EXPECT_TRUE(bit_equal(o.head_logits[0], o.logits)) << name;
+    }
+  }
+}
+
+// Two runners on one LoadedModel, each in its own thread, many batches at once: every output is the bits that
+// one runner alone computes.
+TEST(Runner, TwoThreadsGiveTheBitsOfOne) {
+  for (const char* name : kTinyNames) {
+    const std::string dir = test::kTiny + "/" + name;
+    ModelBundle b = import_hf(dir);
+    std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir);
+    const Inputs in = fixture_inputs(dir);
+    const int64_t B = in.ids.size(0);
+    const auto work = batches(B);
+    ASSERT_GE(work.size(), 3u);
+
+    std::vector<Kept> want;
+    {
+      ModelRunner alone(lm);
+      for (auto [r0, r1] : work)
+        want.push_back(
+            keep(alone.forward(rows(in.ids, r0, r1), rows(in.mask, r0, r1), rows(in.tti, r0, r1))));
+    }
+    constexpr int kThreads = 2, kRounds = 4;
+    std::vector<std::vector<Kept>> got(kThreads);
+    std::vector<int> mismatches(kThreads, 0);  // in the rounds before the last
+    std::vector<std::thread> threads;
+    for (int w = 0; w < kThreads; ++w) {
+      threads.emplace_back([&, w] {
+        ModelRunner r(lm);
+        for (int round = 0; round < kRounds; ++round)
+          for (size_t j = 0; j < work.size(); ++j) {
+            // The two workers walk the batches in opposite orders, so different shapes overlap in time.
+            const size_t i = w % 2 ? work.size() - 1 - j : j;
+            const auto [r0, r1] = work[i];
+            ModelOutputs o = r.forward(rows(in.ids, r0, r1), rows(in.mask, r0, r1), rows(in.tti, r0, r1));
+            if (round == kRounds - 1)
+              got[w].push_back(keep(o));
+            else if (!bit_equal(o.last_hidden_state, want[i].lhs) ||
+                     (o.logits.defined() && !bit_equal(o.logits, want[i].logits)))
+              ++mismatches[w];
+          }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int w = 0; w < kThreads; ++w) {
+      EXPECT_EQ(mismatches[w], 0) << name << ": worker " << w << " differed in the earlier rounds";
+      ASSERT_EQ(got[w].size(), work.size()) << name;
+      for (size_t j = 0; j < work.size(); ++j) {
+        const size_t i = w % 2 ? work.size() - 1 - j : j;
+        EXPECT_TRUE(bit_equal(got[w][j].lhs, want[i].lhs)) << name << " worker " << w << " batch " << i;
+        if (want[i].pooled.defined()) {
+          EXPECT_TRUE(bit_equal(got[w][j].pooled, want[i].pooled)) << name;
+        }
+        if (want[i].logits.defined()) {
+          EXPECT_TRUE(bit_equal(got[w][j].logits, want[i].logits)) << name;
+        }
+      }
+    }
+  }
+}
+
+// A tern model file through load_model_shared: the same bits as the bundle it was written from, and the
+// tokenizer files and metadata come along.
+TEST(Runner, LoadModelSharedFromTernFile) {
+  test::ScratchDir tmp;
+  const std::string dir = test::kTiny + "/roberta_seqcls3";
+  ModelBundle b = import_hf(dir);
+  b.metadata["source"] = "runner test";
+  b.tokenizer_files["vocab.json"] = "{}";
+  const std::string path = tmp.file("m.h5");
+  save_model(path, b);
+  std::shared_ptr<const LoadedModel> lm = load_model_shared(path);
+  EXPECT_EQ(lm->source(), path);
+  EXPECT_EQ(lm->metadata().at("source"), "runner test");
+  EXPECT_EQ(lm->tokenizer_files().at("vocab.json"), "{}");
+  EXPECT_EQ(lm->labels().size(), 3u);
+  std::shared_ptr<const LoadedModel> direct = LoadedModel::from_bundle(b, dir);
+  const Inputs in = fixture_inputs(dir);
+  ModelRunner r1(lm), r2(direct);
+  const Kept a = keep(r1.forward(in.ids, in.mask, in.tti));
+  const ModelOutputs o = r2.forward(in.ids, in.mask, in.tti);
+  EXPECT_TRUE(bit_equal(a.lhs, o.last_hidden_state));
+  EXPECT_TRUE(bit_equal(a.logits, o.logits));
+  // A missing file is an error that names it.
+  EXPECT_THROW(load_model_shared(tmp.file("absent.h5")), Error);
+}
+
+// Workers keep runners in containers: a runner moves (its buffers with it) and is not copied by accident.
+static_assert(std::is_nothrow_move_constructible_v<ModelRunner>);
+static_assert(!std::is_copy_constructible_v<LoadedModel>);
+
+TEST(Runner, RunnersMoveIntoContainers) {
+  const std::string dir = test::kTiny + "/distilbert_seqcls6";
+  ModelBundle b = import_hf(dir);
+  std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir);
+  const Inputs in = fixture_inputs(dir);
+  ModelRunner first(lm);
+  const Kept want = keep(first.forward(in.ids, in.mask, in.tti));
+  std::vector<ModelRunner> pool;
+  pool.push_back(std::move(first));
+  pool.emplace_back(lm);
+  for (ModelRunner& r : pool) EXPECT_TRUE(bit_equal(r.forward(in.ids, in.mask, in.tti).logits, want.logits));
+  EXPECT_EQ(lm.use_count(), 3);  // lm + two runners
+}
