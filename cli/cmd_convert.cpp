@@ -1,10 +1,11 @@
 // tern convert --from <HF dir | model.safetensors | tf_model.h5> --out model.h5
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "cli/args.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/watchdog.h"
 #include "nn/model.h"
@@ -16,20 +17,11 @@ namespace tern::cli {
 
 namespace {
 
-const char* kHelp =
-    "usage: tern convert --from PATH --out MODEL.h5 [options]\n"
-    "\n"
+const char* kAbout =
     "Imports a Hugging Face checkpoint into one tern model file (weights + config + tokenizer + labels).\n"
     "PATH is a directory with config.json and model.safetensors or tf_model.h5 (+ tokenizer files), or one\n"
     "of those checkpoint files next to its config.json. The tensors are checked against the architecture\n"
-    "the config describes before anything is written.\n"
-    "\n"
-    "options:\n"
-    "  --from PATH           Hugging Face checkpoint (directory or file)\n"
-    "  --out FILE            tern model file to write (.h5)\n"
-    "  --dtype T             storage of the float parameters: keep (default), float32, float16, bfloat16\n"
-    "  --tokenizer DIR       take the tokenizer files from DIR instead of the checkpoint's directory\n"
-    "  --allow-nonfinite     accept NaN / Inf in weights (default: an error naming the tensor)\n";
+    "the config describes before anything is written.";
 
 void add_tokenizer_dir(ModelBundle& b, const std::string& dir) {
   namespace fs = std::filesystem;
@@ -54,21 +46,33 @@ void add_tokenizer_dir(ModelBundle& b, const std::string& dir) {
 }  // namespace
 
 int cmd_convert(int argc, char** argv) {
-  Args a(argc, argv, {"from", "out", "dtype", "tokenizer"}, {"allow-nonfinite"});
-  if (a.help()) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  const std::string from = a.require("from"), out = a.require("out");
+  CLI::App app("", "tern convert");
+  app.footer(kAbout);
+  init_app(app);
+  std::string from, out, dt = "keep", tokenizer;
   ImportOptions io;
-  io.allow_nonfinite = a.has("allow-nonfinite");
+  app.add_option("--from", from, "Hugging Face checkpoint (directory or file)")
+      ->type_name("PATH")
+      ->required();
+  app.add_option("--out", out, "tern model file to write (.h5)")->type_name("FILE")->required();
+  app.add_option("--dtype", dt, "storage of the float parameters: keep, float32, float16, bfloat16")
+      ->type_name("T")
+      ->check(CLI::IsMember({"keep", "float32", "f32", "fp32", "float16", "f16", "fp16", "bfloat16", "bf16"})
+                  .description(""));
+  const CLI::Option* tokenizer_given =
+      app.add_option("--tokenizer", tokenizer,
+                     "take the tokenizer files from DIR instead of the checkpoint's directory")
+          ->type_name("DIR");
+  add_switch(app, "--allow-nonfinite", io.allow_nonfinite,
+             "accept NaN / Inf in weights (default: an error naming the tensor)");
+  if (!parse_args(app, argc, argv)) return 0;
   ModelBundle b;
   {
     // A tf_model.h5 goes through libhdf5, which can hang on a damaged file: bound the time.
     Watchdog wd(8, from);
     b = import_hf(from, io);
   }
-  if (auto t = a.get("tokenizer")) add_tokenizer_dir(b, *t);
+  if (tokenizer_given->count()) add_tokenizer_dir(b, tokenizer);
 
   // Validate names and shapes against the architecture (the model consumes a shallow copy of the map).
   ModelOptions mo;
@@ -88,7 +92,7 @@ int cmd_convert(int argc, char** argv) {
   } else {
     // The tokenizer is stored as given: load it now, so that a damaged file fails here, named, and not at
     // the first `tern tokenize` / `tern train` on the converted model.
-    const std::string origin = a.get("tokenizer").value_or(from);
+    const std::string origin = tokenizer_given->count() ? tokenizer : from;
     const tok::Tokenizer tk = tok::Tokenizer::from_files(b.tokenizer_files, origin);
     if (static_cast<int64_t>(tk.vocab_size()) > c.vocab_size)
       std::fprintf(
@@ -99,7 +103,6 @@ int cmd_convert(int argc, char** argv) {
           static_cast<long long>(c.vocab_size));
   }
 
-  const std::string dt = a.get("dtype").value_or("keep");
   if (dt == "keep") {
     save_model(out, b);
   } else {

@@ -1,4 +1,5 @@
 // tern forward --model M.h5 --input in.h5 --output out.h5
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "cli/watchdog.h"
 #include "nn/model.h"
@@ -23,23 +24,13 @@ namespace tern::cli {
 
 namespace {
 
-const char* kHelp =
-    "usage: tern forward --model MODEL.h5 --input IN.h5 --output OUT.h5 [--threads N] [--batch-size N]\n"
-    "\n"
+const char* kAbout =
     "Runs the model on token ids and writes its outputs. IN.h5 holds int64 (B, T) datasets input_ids,\n"
     "attention_mask and optionally token_type_ids, at the root or in the group inputs/ (as in Hugging Face\n"
     "reference files); or IN is a .jsonl file as `tern tokenize` writes it (rows are batched by length;\n"
     "in the output they are padded to the longest, padded positions of last_hidden_state being 0).\n"
     "OUT.h5 gets float32 datasets last_hidden_state (B, T, C), pooler_output (B, C) when the model has a\n"
-    "pooler, and logits (B, num_labels) when it has a head.\n"
-    "\n"
-    "options:\n"
-    "  --model FILE        tern model (.h5, from tern convert)\n"
-    "  --input FILE        token ids (.h5, or .jsonl from tern tokenize)\n"
-    "  --output FILE       outputs (.h5), written atomically\n"
-    "  --threads N         threads for tern and the BLAS (default: all cores)\n"
-    "  --batch-size N      rows per forward pass (default 64)\n"
-    "  --allow-nonfinite   load weights holding NaN / Inf\n";
+    "pooler, and logits (B, num_labels) when it has a head.";
 
 // input_ids, attention_mask, token_type_ids (int64 (B, T)) from the root of `path` or its group inputs/.
 TensorMap read_token_arrays(const std::string& path) {
@@ -53,8 +44,8 @@ TensorMap read_token_arrays(const std::string& path) {
     try {
       m = read_h5_arrays(path, specs(true), "inputs");
     } catch (const Error& e) {
-      TERN_FAIL(path << ": no int64 (B, T) dataset input_ids at the root or in the group inputs/ (" << e.what()
-                     << ")");
+      TERN_FAIL(path << ": no int64 (B, T) dataset input_ids at the root or in the group inputs/ ("
+                     << e.what() << ")");
     }
   }
   const Shape& s = m.at("input_ids").shape();
@@ -98,7 +89,8 @@ TensorMap read_token_jsonl(const std::string& path, int64_t pad_id) {
       }
     }
     TERN_CHECK(!row.empty(), path << ":" << lineno << ": empty ids");
-    TERN_CHECK(trow.empty() || trow.size() == row.size(), path << ":" << lineno << ": type_ids length differs from ids");
+    TERN_CHECK(trow.empty() || trow.size() == row.size(),
+               path << ":" << lineno << ": type_ids length differs from ids");
     ids.push_back(std::move(row));
     types.push_back(std::move(trow));
   }
@@ -106,7 +98,8 @@ TensorMap read_token_jsonl(const std::string& path, int64_t pad_id) {
   size_t T = 0;
   for (const auto& r : ids) T = std::max(T, r.size());
   const int64_t B = static_cast<int64_t>(ids.size());
-  Tensor tid = Tensor::empty({B, static_cast<int64_t>(T)}, DType::I64), tm = Tensor::zeros({B, static_cast<int64_t>(T)}, DType::I64);
+  Tensor tid = Tensor::empty({B, static_cast<int64_t>(T)}, DType::I64),
+         tm = Tensor::zeros({B, static_cast<int64_t>(T)}, DType::I64);
   Tensor tt = Tensor::zeros({B, static_cast<int64_t>(T)}, DType::I64);
   for (int64_t b = 0; b < B; ++b)
     for (size_t t = 0; t < T; ++t) {
@@ -119,27 +112,36 @@ TensorMap read_token_jsonl(const std::string& path, int64_t pad_id) {
 }
 
 // Rows [r0, r1) of an int64 (B, T) tensor as a contiguous copy.
-Tensor rows(const Tensor& t, int64_t r0, int64_t r1) { return t.slice(0, r0, r1).contiguous(); }
+Tensor rows(const Tensor& t, int64_t r0, int64_t r1) {
+  return t.slice(0, r0, r1).contiguous();
+}
 
 }  // namespace
 
 int cmd_forward(int argc, char** argv) {
-  Args a(argc, argv, {"model", "input", "output", "threads", "batch-size"}, {"allow-nonfinite"});
-  if (a.help()) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  const std::string model_path = a.require("model"), in_path = a.require("input"), out_path = a.require("output");
-  apply_threads(a);
-  const int batch = a.get_int("batch-size", 64);
-  TERN_CHECK(batch >= 1, "--batch-size must be >= 1");
-
+  CLI::App app("", "tern forward");
+  app.footer(kAbout);
+  init_app(app);
+  std::string model_path, in_path, out_path;
+  int threads = 0, batch = 64;
   LoadOptions lo;
-  lo.allow_nonfinite = a.has("allow-nonfinite");
+  app.add_option("--model", model_path, "tern model (.h5, from tern convert)")->type_name("FILE")->required();
+  app.add_option("--input", in_path, "token ids (.h5, or .jsonl from tern tokenize)")
+      ->type_name("FILE")
+      ->required();
+  app.add_option("--output", out_path, "outputs (.h5), written atomically")->type_name("FILE")->required();
+  add_threads_option(app, threads);
+  app.add_option("--batch-size", batch, "rows per forward pass")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 20));
+  add_switch(app, "--allow-nonfinite", lo.allow_nonfinite, "load weights holding NaN / Inf");
+  if (!parse_args(app, argc, argv)) return 0;
+  apply_threads(threads);
   ModelBundle bundle = load_model(model_path, lo);
   auto model = Model::from_bundle(bundle, model_path);
   if (!model->skipped().empty())
-    std::fprintf(stderr, "tern forward: note: %zu tensors of the checkpoint are not used by this model (e.g. %s)\n",
+    std::fprintf(stderr,
+                 "tern forward: note: %zu tensors of the checkpoint are not used by this model (e.g. %s)\n",
                  model->skipped().size(), model->skipped()[0].c_str());
 
   const bool jsonl = in_path.size() > 6 && in_path.compare(in_path.size() - 6, 6, ".jsonl") == 0;
@@ -167,7 +169,8 @@ int cmd_forward(int argc, char** argv) {
       ModelOutputs o = model->forward(rows(ids, r0, r1), mask.defined() ? rows(mask, r0, r1) : Tensor(),
                                       tti.defined() ? rows(tti, r0, r1) : Tensor());
       std::memcpy(lhs.f32() + r0 * T * C, o.last_hidden_state.f32(), o.last_hidden_state.nbytes());
-      if (pooled.defined()) std::memcpy(pooled.f32() + r0 * C, o.pooler_output.f32(), o.pooler_output.nbytes());
+      if (pooled.defined())
+        std::memcpy(pooled.f32() + r0 * C, o.pooler_output.f32(), o.pooler_output.nbytes());
       if (logits.defined()) std::memcpy(logits.f32() + r0 * L, o.logits.f32(), o.logits.nbytes());
     }
   } else {
@@ -196,8 +199,10 @@ int cmd_forward(int argc, char** argv) {
       ModelOutputs o = model->forward(bi, bm, bt);
       for (int64_t i = 0; i < nb; ++i) {
         const int64_t b = order[r0 + i];
-        std::memcpy(lhs.f32() + b * T * C, o.last_hidden_state.f32() + i * Tb * C, len[b] * C * sizeof(float));
-        if (pooled.defined()) std::memcpy(pooled.f32() + b * C, o.pooler_output.f32() + i * C, C * sizeof(float));
+        std::memcpy(lhs.f32() + b * T * C, o.last_hidden_state.f32() + i * Tb * C,
+                    len[b] * C * sizeof(float));
+        if (pooled.defined())
+          std::memcpy(pooled.f32() + b * C, o.pooler_output.f32() + i * C, C * sizeof(float));
         if (logits.defined()) std::memcpy(logits.f32() + b * L, o.logits.f32() + i * L, L * sizeof(float));
       }
     }
@@ -208,9 +213,10 @@ int cmd_forward(int argc, char** argv) {
   if (pooled.defined()) out["pooler_output"] = pooled;
   if (logits.defined()) out["logits"] = logits;
   write_h5_arrays(out_path, out);
-  std::fprintf(stderr, "tern forward: %lld x %lld tokens in %.1f ms (%d threads, gemm: %s, kernels: %s) -> %s\n",
-               static_cast<long long>(B), static_cast<long long>(T), ms, num_threads(), gemm_description().c_str(),
-               kernels_isa(), out_path.c_str());
+  std::fprintf(stderr,
+               "tern forward: %lld x %lld tokens in %.1f ms (%d threads, gemm: %s, kernels: %s) -> %s\n",
+               static_cast<long long>(B), static_cast<long long>(T), ms, num_threads(),
+               gemm_description().c_str(), kernels_isa(), out_path.c_str());
   return 0;
 }
 

@@ -1,10 +1,11 @@
 // tern grad --model M.h5 --input batch.h5 --output grads.h5: a model's loss and every parameter's gradient
 // on one batch, as Hugging Face computes them (for checking tern against PyTorch).
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 
-#include "cli/args.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "nn/model.h"
 #include "tensor/check.h"
@@ -18,9 +19,7 @@ namespace tern::cli {
 
 namespace {
 
-const char* kHelp =
-    "usage: tern grad --model M.h5 --input BATCH.h5 --output GRADS.h5 [--threads N]\n"
-    "\n"
+const char* kAbout =
     "Computes the model's training loss on one batch with dropout off, as Hugging Face's "
     "forward(labels=...)\n"
     "does for the config's problem_type (unset: regression when num_labels == 1, single-label when labels\n"
@@ -35,25 +34,26 @@ const char* kHelp =
     "       + sum(pooler_output * w2) / batch\n"
     "with float (C) datasets loss_w1, loss_w2 (or train/synthetic_loss_w1, train/synthetic_loss_w2).\n"
     "\n"
-    "GRADS.h5: `loss` (float32 scalar) and grads/<Hugging Face parameter name> (float32).\n"
-    "\n"
-    "options:\n"
-    "  --model FILE|DIR    tern model (.h5), or a Hugging Face checkpoint directory\n"
-    "  --input FILE        the batch (.h5)\n"
-    "  --output FILE       loss and gradients (.h5), written atomically\n"
-    "  --threads N         threads (default: all cores)\n";
+    "GRADS.h5: `loss` (float32 scalar) and grads/<Hugging Face parameter name> (float32).";
 
 }  // namespace
 
 int cmd_grad(int argc, char** argv) {
-  Args a(argc, argv, {"model", "input", "output", "threads"}, {});
-  if (a.help()) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  const std::string model_path = a.require("model"), in_path = a.require("input"),
-                    out_path = a.require("output");
-  apply_threads(a);
+  CLI::App app("", "tern grad");
+  app.footer(kAbout);
+  init_app(app);
+  std::string model_path, in_path, out_path;
+  int threads = 0;
+  app.add_option("--model", model_path, "tern model (.h5), or a Hugging Face checkpoint directory")
+      ->type_name("FILE|DIR")
+      ->required();
+  app.add_option("--input", in_path, "the batch (.h5)")->type_name("FILE")->required();
+  app.add_option("--output", out_path, "loss and gradients (.h5), written atomically")
+      ->type_name("FILE")
+      ->required();
+  add_threads_option(app, threads);
+  if (!parse_args(app, argc, argv)) return 0;
+  apply_threads(threads);
   ModelBundle bundle =
       std::filesystem::is_directory(model_path) ? import_hf(model_path) : load_model(model_path);
   auto model = Model::from_bundle(bundle, model_path);

@@ -8,10 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "infer/annotate.h"
 #include "tensor/check.h"
-#include "tensor/threads.h"
 
 namespace tern::cli {
 
@@ -48,7 +48,7 @@ int cmd_infer(int argc, char** argv) {
       "Output: JSONL (default) or CSV; '-' = stdout. Bad rows go to an errors file and the run goes on\n"
       "(exit code 3); exit 1 on a fatal error with the committed rows intact.",
       "tern infer"};
-  app.option_defaults()->always_capture_default();
+  init_app(app);
   std::string input, output_pos, output_opt, format = "auto", in_format = "auto", text_field, id_field, keep,
                                               errors, encoding, invalid = "error", embeddings, embeddings_out;
   std::vector<std::string> models;
@@ -74,12 +74,12 @@ int cmd_infer(int argc, char** argv) {
                  "field holding the id (default: first of id, id_str, tweet_id, tweet.id, data.id; else the "
                  "line number)");
   app.add_option("--keep-fields", keep, "comma-separated input fields copied into each row");
-  app.add_flag("--logits", logits, "add the raw logits (float32, round-trip exact)");
+  add_switch(app, "--logits", logits, "add the raw logits (float32, round-trip exact)");
   app.add_option("--embeddings", embeddings, "pooled encoder embeddings of the first model")
       ->check(CLI::IsMember({"cls", "mean"}));
   app.add_option("--embeddings-out", embeddings_out, "HDF5 file for --embeddings (embeddings (N,C), lines, ids)");
   app.add_option("--errors", errors, "bad rows as JSON lines (default: OUTPUT.errors.jsonl; stderr for stdout)");
-  app.add_flag("--resume", resume, "continue after the rows already committed in OUTPUT (after a crash)");
+  add_switch(app, "--resume", resume, "continue after the rows already committed in OUTPUT (after a crash)");
   app.add_option("--encoding", encoding, "input encoding (iconv name: windows-1252, latin1, macintosh, ...)");
   app.add_option("--invalid-utf8", invalid, "a row with invalid UTF-8: a bad row, or kept with U+FFFD")
       ->check(CLI::IsMember({"error", "replace"}));
@@ -92,16 +92,12 @@ int cmd_infer(int argc, char** argv) {
   app.add_option("--window", window, "rows read ahead and length-sorted together")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--batch-size", batch, "rows per encoder batch")->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
-  app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::Range(0, 4096));
-  app.add_flag("-q,--quiet", quiet, "no progress bar and no summary line");
-  app.add_flag("--progress", progress_flag, "progress bar even when stderr is not a terminal");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  add_threads_option(app, threads);
+  add_switch(app, "-q,--quiet", quiet, "no progress bar and no summary line");
+  add_switch(app, "--progress", progress_flag, "progress bar even when stderr is not a terminal");
+  if (!parse_args(app, argc, argv)) return 0;
   TERN_CHECK(output_pos.empty() || output_opt.empty(), "give the output once: positional OUTPUT or --output");
-  set_num_threads(threads);
+  apply_threads(threads);
 
   infer::AnnotateOptions o;
   o.models = models;

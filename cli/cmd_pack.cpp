@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "tensor/check.h"
 #include "weights/repack.h"
@@ -18,7 +19,7 @@ int cmd_pack(int argc, char** argv) {
   CLI::App app{"Re-saves a tern model for shipping: optimizer state dropped, floating-point parameters in the\n"
                "given storage dtype, metadata entries set (KEY=VALUE, or KEY=@FILE for a file's text).",
                "tern pack"};
-  app.option_defaults()->always_capture_default();
+  init_app(app);
   std::string model, out, dtype = "keep";
   std::vector<std::string> meta, drop;
   bool keep_extra = false;
@@ -28,12 +29,8 @@ int cmd_pack(int argc, char** argv) {
       ->check(CLI::IsMember({"keep", "float32", "float16", "bfloat16"}));
   app.add_option("--set", meta, "metadata entry KEY=VALUE or KEY=@FILE (repeatable)");
   app.add_option("--drop", drop, "metadata entry to remove (repeatable)");
-  app.add_flag("--keep-extra", keep_extra, "keep the optimizer state of a training checkpoint");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  add_switch(app, "--keep-extra", keep_extra, "keep the optimizer state of a training checkpoint");
+  if (!parse_args(app, argc, argv)) return 0;
   RepackOptions o;
   if (dtype != "keep") o.storage = dtype_from_name(dtype);
   o.keep_extra = keep_extra;

@@ -1,4 +1,5 @@
 // tern tokenize: texts (one per line) -> token ids as JSON lines, with exactly Hugging Face's ids.
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "tensor/check.h"
 #include "tokenizer/tokenizer.h"
@@ -22,11 +23,7 @@ namespace tern::cli {
 
 namespace {
 
-const char* kHelp =
-    "usage: tern tokenize (--model MODEL.h5 | --tokenizer DIR) --input TEXTS.txt|- --output OUT.jsonl|-\n"
-    "                     [--max-length N] [--offsets] [--normalize-tweets] [--pair-input TEXTS2.txt]\n"
-    "                     [--threads N] [--chunk N]\n"
-    "\n"
+const char* kAbout =
     "Tokenizes one text per input line and writes one JSON line per text, in input order:\n"
     "  {\"ids\":[101,7592,102]}                       special tokens included\n"
     "  {\"ids\":[...],\"offsets\":[[0,0],[0,5],...]}    with --offsets: [start, end) in code points\n"
@@ -39,20 +36,7 @@ const char* kHelp =
     "it as a token). Invalid UTF-8 is replaced by U+FFFD per ill-formed sequence (as Python's\n"
     "errors=\"replace\"); the count of such lines is reported on stderr. Input is processed in chunks, so\n"
     "archives of any size stream through. On a write error (disk full) tern exits with 1 and the output\n"
-    "file keeps only complete lines: those of the first texts.\n"
-    "\n"
-    "options:\n"
-    "  --model FILE         tern model (.h5) whose stored tokenizer files to use\n"
-    "  --tokenizer DIR      a Hugging Face tokenizer folder (tokenizer.json, or vocab.txt, or vocab.json +\n"
-    "                       merges.txt, with tokenizer_config.json / special_tokens_map.json)\n"
-    "  --input FILE|-       texts, one per line (- = stdin)\n"
-    "  --output FILE|-      JSON lines (- = stdout)\n"
-    "  --max-length N       truncate to N tokens including the special ones (longest-first for pairs)\n"
-    "  --offsets            also write character offsets\n"
-    "  --normalize-tweets   TweetEval preprocessing: @mentions -> @user, http... -> http (off by default)\n"
-    "  --pair-input FILE    second texts of pairs, one per line\n"
-    "  --threads N          threads (default: all cores)\n"
-    "  --chunk N            texts tokenized per parallel batch (default 16384)\n";
+    "file keeps only complete lines: those of the first texts.";
 
 struct File {
   FILE* f = nullptr;
@@ -196,30 +180,47 @@ void write_json(std::string& out, const tok::Encoding& e, bool offsets, bool typ
 }  // namespace
 
 int cmd_tokenize(int argc, char** argv) {
-  Args a(argc, argv,
-         {"model", "tokenizer", "input", "output", "max-length", "pair-input", "threads", "chunk"},
-         {"offsets", "normalize-tweets"});
-  if (a.help()) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  TERN_CHECK(a.has("model") != a.has("tokenizer"),
+  CLI::App app("", "tern tokenize");
+  app.footer(kAbout);
+  init_app(app);
+  std::string model, tokenizer, in_path, out_path, pair_path;
+  int max_length = 0, chunk = 16384, threads = 0;
+  bool offsets = false, normalize = false;
+  const CLI::Option* model_opt =
+      app.add_option("--model", model, "tern model (.h5) whose stored tokenizer files to use")
+          ->type_name("FILE");
+  const CLI::Option* tokenizer_opt =
+      app.add_option(
+             "--tokenizer", tokenizer,
+             "a Hugging Face tokenizer folder (tokenizer.json, or vocab.txt, or vocab.json + merges.txt, "
+             "with tokenizer_config.json / special_tokens_map.json)")
+          ->type_name("DIR");
+  app.add_option("--input", in_path, "texts, one per line (- = stdin)")->type_name("FILE|-")->required();
+  app.add_option("--output", out_path, "JSON lines (- = stdout)")->type_name("FILE|-")->required();
+  app.add_option("--max-length", max_length,
+                 "truncate to N tokens including the special ones (longest-first for pairs; 0: no limit)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1 << 24));
+  add_switch(app, "--offsets", offsets, "also write character offsets");
+  add_switch(app, "--normalize-tweets", normalize,
+             "TweetEval preprocessing: @mentions -> @user, http... -> http (off by default)");
+  const CLI::Option* pair_opt =
+      app.add_option("--pair-input", pair_path, "second texts of pairs, one per line")->type_name("FILE");
+  add_threads_option(app, threads);
+  app.add_option("--chunk", chunk, "texts tokenized per parallel batch")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 24));
+  if (!parse_args(app, argc, argv)) return 0;
+  TERN_CHECK(model_opt->count() != tokenizer_opt->count(),
              "give exactly one of --model and --tokenizer (see --help)");
-  const std::string in_path = a.require("input"), out_path = a.require("output");
-  const int max_length = a.get_int("max-length", 0);
-  TERN_CHECK(max_length >= 0, "--max-length must be >= 0, got " << max_length);
-  const int chunk = a.get_int("chunk", 16384);
-  TERN_CHECK(chunk >= 1, "--chunk must be >= 1, got " << chunk);
-  const int threads = a.get_int("threads", 0);
-  TERN_CHECK(threads >= 0, "--threads must be >= 1, got " << threads);
-  apply_threads(a);
+  apply_threads(threads);
+  const bool pairs = pair_opt->count() > 0;
 
   std::unique_ptr<tok::Tokenizer> tk;
   try {
-    if (a.has("tokenizer")) {
-      tk = std::make_unique<tok::Tokenizer>(tok::Tokenizer::from_dir(a.require("tokenizer")));
+    if (tokenizer_opt->count()) {
+      tk = std::make_unique<tok::Tokenizer>(tok::Tokenizer::from_dir(tokenizer));
     } else {
-      const std::string model = a.require("model");
       LoadOptions opt;
       opt.read_tensors = false;
       const ModelBundle bundle = load_model(model, opt);
@@ -233,19 +234,17 @@ int cmd_tokenize(int argc, char** argv) {
 
   tok::EncodeOptions eo;
   eo.max_length = static_cast<size_t>(max_length);
-  eo.normalize_tweets = a.has("normalize-tweets");
+  eo.normalize_tweets = normalize;
   if (max_length > 0) {
-    const size_t need = tk->num_special_tokens(a.has("pair-input"));
+    const size_t need = tk->num_special_tokens(pairs);
     TERN_CHECK(static_cast<size_t>(max_length) >= need,
                "--max-length " << max_length << " leaves no room for the " << need << " special tokens");
   }
-  const bool offsets = a.has("offsets");
-  const bool pairs = a.has("pair-input");
 
   File in, in2;
   Output out;
   open_file(in, in_path, false);
-  if (pairs) open_file(in2, a.require("pair-input"), false);
+  if (pairs) open_file(in2, pair_path, false);
   out.open(out_path);
 
   std::vector<std::string> texts;

@@ -140,8 +140,7 @@ std::string resolve_model(const std::string& name_or_path) {
 
 struct InferModel::Weights {
   ModelConfig cfg;
-  TensorMap tensors;  // views into the model file's mapping (or converted copies), shared read-only
-  std::string source;
+  std::shared_ptr<const LoadedModel> model;  // immutable, shared by every Predictor's runners
 };
 
 InferModel::~InferModel() = default;
@@ -152,7 +151,6 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   ModelBundle bundle = load_model(path);
   auto w = std::make_shared<Weights>();
   w->cfg = parse_config(bundle.config_json, path + " (config)");
-  w->source = path;
   const ModelConfig& cfg = w->cfg;
 
   std::shared_ptr<InferModel> m(new InferModel());
@@ -231,9 +229,8 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   key += std::to_string(info.max_length);
   m->tok_key_ = key;
 
-  // Validate the weights once here (a bad model fails at load, naming the tensor), keep the views.
-  w->tensors = std::move(bundle.tensors);
-  { Model probe(cfg, w->tensors, path); }
+  // Binding validates every tensor (a bad model fails here, naming it); the weights stay views of the file.
+  w->model = LoadedModel::from_bundle(bundle, path);
   m->weights_ = w;
   return m;
 }
@@ -242,7 +239,7 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
 // Predictor
 
 struct Predictor::Runners {
-  std::vector<std::unique_ptr<Model>> models;
+  std::vector<ModelRunner> models;
   std::vector<int64_t> ids, mask;  // reused batch inputs
 };
 
@@ -264,7 +261,7 @@ Predictor::Predictor(std::vector<std::shared_ptr<const InferModel>> models, cons
     TERN_CHECK(m.info().kind != OutputKind::Encoder || opt_.pool != Pool::None,
                m.info().path << ": the model has no classification head (an encoder checkpoint): it can give "
                                 "embeddings only");
-    runners_->models.push_back(std::make_unique<Model>(m.weights_->cfg, m.weights_->tensors, m.weights_->source));
+    runners_->models.emplace_back(m.weights_->model);
   }
 }
 
@@ -293,7 +290,7 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
   std::vector<ModelResult> res(models_.size());
   for (size_t mi = 0; mi < models_.size(); ++mi) {
     const InferModel& im = *models_[mi];
-    Model& model = *runners_->models[mi];
+    ModelRunner& model = runners_->models[mi];
     const Encoded& e = enc[group_[mi]];
     const int64_t N = static_cast<int64_t>(e.size());
     const int64_t L = im.weights_->cfg.num_labels, C = im.weights_->cfg.hidden;

@@ -20,13 +20,13 @@ namespace detail {
 
 // TERN_CHECK(cond, stream-expression): always on (also in Release); throws tern::Error.
 //   TERN_CHECK(n > 0, "tensor " << name << " has " << n << " elements");
-#define TERN_CHECK(cond, msg)                                                   \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::ostringstream tern_check_os_;                                        \
-      tern_check_os_ << msg;                                                    \
+#define TERN_CHECK(cond, msg)                                                       \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::ostringstream tern_check_os_;                                            \
+      tern_check_os_ << msg;                                                        \
       ::tern::detail::throw_check(#cond, __FILE__, __LINE__, tern_check_os_.str()); \
-    }                                                                           \
+    }                                                                               \
   } while (0)
 
 // TERN_FAIL(stream-expression): throw a tern::Error with that message (for API / I/O errors).

@@ -9,7 +9,7 @@ namespace tern {
 enum class DType : uint8_t { F32, F16, BF16, I32, I64 };
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);  // "float32", "float16", "bfloat16", "int32", "int64"
+const char* dtype_name(DType t);                 // "float32", "float16", "bfloat16", "int32", "int64"
 DType dtype_from_name(const std::string& name);  // throws tern::Error on an unknown name
 
 // IEEE half <-> float (round to nearest even), bfloat16 <-> float (round to nearest even, NaN kept NaN).

@@ -10,8 +10,8 @@ namespace tern {
 
 enum class GemmBackend : uint8_t { Dnnl, OpenBlas, Reference };
 
-void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // Batched: for i < batch, the same GEMM at A + i*stride_a, B + i*stride_b, C + i*stride_c.
 // Runs the batch in parallel (one thread per GEMM) when the GEMMs are small.
@@ -29,7 +29,8 @@ void gemm_weight(int64_t M, const float* x, int64_t ldx, const WeightRef& w, flo
 
 GemmBackend gemm_backend();
 void set_gemm_backend(GemmBackend b);
-// Human-readable description of the GEMM path that runs, e.g. "oneDNN 2.6.3 sgemm (JIT, cpu isa avx512_core)".
+// Human-readable description of the GEMM path that runs, e.g. "oneDNN 2.6.3 sgemm (JIT, cpu isa
+// avx512_core)".
 std::string gemm_description();
 
 }  // namespace tern

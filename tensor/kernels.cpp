@@ -20,29 +20,40 @@ namespace tern {
 Act act_from_name(const std::string& n) {
   if (n == "linear" || n == "identity") return Act::Identity;
   if (n == "gelu" || n == "gelu_python") return Act::GeluErf;
-  if (n == "gelu_new" || n == "gelu_pytorch_tanh" || n == "gelu_fast" || n == "gelu_accurate") return Act::GeluTanh;
+  if (n == "gelu_new" || n == "gelu_pytorch_tanh" || n == "gelu_fast" || n == "gelu_accurate")
+    return Act::GeluTanh;
   if (n == "quick_gelu") return Act::QuickGelu;
   if (n == "relu") return Act::Relu;
   if (n == "silu" || n == "swish") return Act::Silu;
   if (n == "tanh") return Act::Tanh;
   if (n == "sigmoid") return Act::Sigmoid;
   if (n == "mish") return Act::Mish;
-  TERN_FAIL("unsupported activation '" << n
-                                       << "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, "
-                                          "relu, silu, swish, tanh, sigmoid, mish, linear)");
+  TERN_FAIL("unsupported activation '"
+            << n
+            << "' (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, "
+               "relu, silu, swish, tanh, sigmoid, mish, linear)");
 }
 
 const char* act_name(Act a) {
   switch (a) {
-    case Act::Identity: return "linear";
-    case Act::GeluErf: return "gelu";
-    case Act::GeluTanh: return "gelu_new";
-    case Act::QuickGelu: return "quick_gelu";
-    case Act::Relu: return "relu";
-    case Act::Silu: return "silu";
-    case Act::Tanh: return "tanh";
-    case Act::Sigmoid: return "sigmoid";
-    case Act::Mish: return "mish";
+    case Act::Identity:
+      return "linear";
+    case Act::GeluErf:
+      return "gelu";
+    case Act::GeluTanh:
+      return "gelu_new";
+    case Act::QuickGelu:
+      return "quick_gelu";
+    case Act::Relu:
+      return "relu";
+    case Act::Silu:
+      return "silu";
+    case Act::Tanh:
+      return "tanh";
+    case Act::Sigmoid:
+      return "sigmoid";
+    case Act::Mish:
+      return "mish";
   }
   return "?";
 }
@@ -54,7 +65,8 @@ namespace {
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("fma");
 }
 
 bool initial_avx512() {
@@ -70,10 +82,14 @@ std::atomic<bool>& use_avx512() {
 
 }  // namespace
 
-const char* kernels_isa() { return use_avx512() ? "avx512" : "baseline"; }
+const char* kernels_isa() {
+  return use_avx512() ? "avx512" : "baseline";
+}
 
 namespace detail {
-bool kernels_use_avx512() { return use_avx512(); }
+bool kernels_use_avx512() {
+  return use_avx512();
+}
 // Used by tests to run both builds against the reference.
 bool set_kernels_avx512(bool on) {
   if (on && !cpu_has_avx512()) return false;
@@ -105,18 +121,22 @@ void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
     for (int64_t c = 0; c < C; ++c) {
       const float v = xr[c] + (bias ? bias[c] : 0.f);
       switch (a) {
-        case Act::GeluErf: xr[c] = 0.5f * v * std::erfc(-v * 0.70710678118654752f); break;
+        case Act::GeluErf:
+          xr[c] = 0.5f * v * std::erfc(-v * 0.70710678118654752f);
+          break;
         case Act::GeluTanh:
           xr[c] = 0.5f * v * (1.f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
           break;
-        default: xr[c] = ref::act(v, a); break;
+        default:
+          xr[c] = ref::act(v, a);
+          break;
       }
     }
   }
 }
 
-static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C, float eps,
-                          float* mean_out, float* rstd_out) {
+static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C,
+                          float eps, float* mean_out, float* rstd_out) {
   float s = 0.f;
   for (int64_t c = 0; c < C; ++c) s += xr[c];
   const float mean = s / static_cast<float>(C);
@@ -128,8 +148,8 @@ static inline void ln_row(const float* xr, const float* gamma, const float* beta
   if (rstd_out) *rstd_out = rstd;
 }
 
-void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C, float eps,
-                float* mean, float* rstd) {
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,
+                float eps, float* mean, float* rstd) {
 #pragma omp parallel for schedule(static) if (R * C > 32768)
   for (int64_t r = 0; r < R; ++r)
     ln_row(x + r * C, gamma, beta, out + r * C, C, eps, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr);
@@ -168,7 +188,9 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
 #define TERN_DISPATCH(fn, ...) \
   (use_avx512() ? detail::avx512::fn(__VA_ARGS__) : detail::base::fn(__VA_ARGS__))
 
-void add_bias(float* x, const float* bias, int64_t R, int64_t C) { TERN_DISPATCH(bias_act, x, bias, R, C, Act::Identity); }
+void add_bias(float* x, const float* bias, int64_t R, int64_t C) {
+  TERN_DISPATCH(bias_act, x, bias, R, C, Act::Identity);
+}
 
 void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act act) {
   TERN_DISPATCH(bias_act, x, bias, R, C, act);
@@ -184,8 +206,8 @@ void add_inplace(float* y, const float* x, int64_t N) {
   for (int64_t i = 0; i < N; ++i) y[i] += x[i];
 }
 
-void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C, float eps,
-                float* mean, float* rstd) {
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,
+                float eps, float* mean, float* rstd) {
   TERN_CHECK(C > 0, "layer_norm over 0 features");
   TERN_DISPATCH(layer_norm, x, gamma, beta, out, R, C, eps, mean, rstd);
 }
@@ -203,10 +225,11 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
 
 // Attention: one (batch, head) pair per task. Per pair, S = Q K^T (T, T) through sgemm on the strided head
 // columns, scaled softmax with the key mask, then O = P V straight into the head's output columns.
-void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add, int64_t B,
-               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs,
-               const DropoutMask* drop) {
-  TERN_CHECK(B >= 0 && T >= 0 && H > 0 && D > 0, "attention sizes B=" << B << " T=" << T << " H=" << H << " D=" << D);
+void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add,
+               int64_t B, int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
+               float* probs, const DropoutMask* drop) {
+  TERN_CHECK(B >= 0 && T >= 0 && H > 0 && D > 0,
+             "attention sizes B=" << B << " T=" << T << " H=" << H << " D=" << D);
   if (B == 0 || T == 0) return;
   const int64_t pairs = B * H;
   const int nthreads = omp_get_max_threads();
@@ -217,7 +240,8 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < pairs; ++p) {
     const int64_t b = p / H, h = p % H;
-    float* tmp = scratch.empty() ? nullptr : scratch.data() + static_cast<size_t>(omp_get_thread_num()) * T * T;
+    float* tmp =
+        scratch.empty() ? nullptr : scratch.data() + static_cast<size_t>(omp_get_thread_num()) * T * T;
     float* S = probs ? probs + p * T * T : tmp;
     const float* qb = q + b * T * ld_in + h * D;
     const float* kb = k + b * T * ld_in + h * D;
@@ -240,8 +264,8 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
 void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t V, int64_t C, float* out,
                       bool accumulate) {
   for (int64_t n = 0; n < N; ++n)
-    TERN_CHECK(ids[n] >= 0 && ids[n] < V, "token id " << ids[n] << " at position " << n << " out of range [0, " << V
-                                                      << ")");
+    TERN_CHECK(ids[n] >= 0 && ids[n] < V,
+               "token id " << ids[n] << " at position " << n << " out of range [0, " << V << ")");
 #pragma omp parallel for schedule(static) if (N * C > 65536)
   for (int64_t n = 0; n < N; ++n) {
     const float* src = table + ids[n] * C;

@@ -10,15 +10,15 @@ namespace tern {
 
 // Activation functions by their Hugging Face names (transformers/activations.py ACT2FN).
 enum class Act : uint8_t {
-  Identity,    // "linear"
-  GeluErf,     // "gelu": 0.5 x (1 + erf(x / sqrt 2))
-  GeluTanh,    // "gelu_new", "gelu_pytorch_tanh", "gelu_fast" (same formula up to float rounding)
-  QuickGelu,   // "quick_gelu": x * sigmoid(1.702 x)
-  Relu,        // "relu"
-  Silu,        // "silu", "swish"
-  Tanh,        // "tanh"
-  Sigmoid,     // "sigmoid"
-  Mish,        // "mish"
+  Identity,   // "linear"
+  GeluErf,    // "gelu": 0.5 x (1 + erf(x / sqrt 2))
+  GeluTanh,   // "gelu_new", "gelu_pytorch_tanh", "gelu_fast" (same formula up to float rounding)
+  QuickGelu,  // "quick_gelu": x * sigmoid(1.702 x)
+  Relu,       // "relu"
+  Silu,       // "silu", "swish"
+  Tanh,       // "tanh"
+  Sigmoid,    // "sigmoid"
+  Mish,       // "mish"
 };
 Act act_from_name(const std::string& hf_name);  // throws tern::Error naming the unsupported value
 const char* act_name(Act a);
@@ -74,9 +74,9 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add);
 // out: (B, T, H*D) rows of stride ld_out. probs: (B, H, T, T) written when non-null (cache for backward);
 // otherwise per-thread scratch is used. drop: attention-probability dropout (training), pair p = b*H + h
 // uses stream drop->stream + p; probs keeps P before dropout.
-void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add, int64_t B,
-               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out, float* probs = nullptr,
-               const DropoutMask* drop = nullptr);
+void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add,
+               int64_t B, int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
+               float* probs = nullptr, const DropoutMask* drop = nullptr);
 
 // ---- Gather ----
 
@@ -99,15 +99,15 @@ void bias_backward(const float* dy, float* db, int64_t R, int64_t C);
 //   dgamma += sum_r dy * x^;  dbeta += sum_r dy;
 //   dx = rstd * (g - mean_c(g) - x^ * mean_c(g * x^)),  g = dy * gamma   (dx written; may alias dy).
 // x: the LayerNorm input (R, C); mean, rstd: (R) from the forward.
-void layer_norm_backward(const float* dy, const float* x, const float* mean, const float* rstd, const float* gamma,
-                         float* dx, float* dgamma, float* dbeta, int64_t R, int64_t C);
+void layer_norm_backward(const float* dy, const float* x, const float* mean, const float* rstd,
+                         const float* gamma, float* dx, float* dgamma, float* dbeta, int64_t R, int64_t C);
 // Attention backward for the forward above (probs = P before dropout, drop = the forward's attention
 // dropout with stream base `drop.stream` + pair index). Given dO (ld_out), writes dQ, dK, dV (ld_in):
 //   P' = drop(P); dV = P'^T dO; dP = drop(dO V^T); dS = P * (dP - rowsum(dP * P)) * scale;
 //   dQ = dS K; dK = dS^T Q.
 void attention_backward(const float* q, const float* k, const float* v, int64_t ld_in, const float* probs,
-                        const DropoutMask& drop, const float* dout, int64_t ld_out, int64_t B, int64_t T, int64_t H,
-                        int64_t D, float scale, float* dq, float* dk, float* dv);
+                        const DropoutMask& drop, const float* dout, int64_t ld_out, int64_t B, int64_t T,
+                        int64_t H, int64_t D, float scale, float* dq, float* dk, float* dv);
 // dtable[ids[n]] += dout[n] (sequential: ids may repeat).   ids: (N), dout: (N, C), dtable: (V, C)
 void embedding_backward(const int64_t* ids, int64_t N, const float* dout, float* dtable, int64_t C);
 

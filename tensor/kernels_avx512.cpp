@@ -67,7 +67,8 @@ inline __m512 sigmoid16(__m512 x) {
   return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
-// GELU(x) = 0.5 x erfc(-x / sqrt 2): for x < 0 that is 0.5 x erfc(|x|/sqrt2); for x >= 0, x - 0.5 x erfc(x/sqrt2).
+// GELU(x) = 0.5 x erfc(-x / sqrt 2): for x < 0 that is 0.5 x erfc(|x|/sqrt2); for x >= 0, x - 0.5 x
+// erfc(x/sqrt2).
 inline __m512 gelu_erf16(__m512 x) {
   const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
   const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
@@ -78,28 +79,42 @@ inline __m512 gelu_erf16(__m512 x) {
 
 inline __m512 gelu_tanh16(__m512 x) {
   const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-  const __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
+  const __m512 u =
+      _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
   return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), tanh16(u)));
 }
 
 inline __m512 apply(__m512 x, Act a) {
   switch (a) {
-    case Act::Identity: return x;
-    case Act::GeluErf: return gelu_erf16(x);
-    case Act::GeluTanh: return gelu_tanh16(x);
-    case Act::QuickGelu: return _mm512_mul_ps(x, sigmoid16(_mm512_mul_ps(x, _mm512_set1_ps(1.702f))));
-    case Act::Relu: return _mm512_max_ps(x, _mm512_setzero_ps());
-    case Act::Silu: return _mm512_mul_ps(x, sigmoid16(x));
-    case Act::Tanh: return tanh16(x);
-    case Act::Sigmoid: return sigmoid16(x);
-    case Act::Mish: break;  // handled by the scalar path
+    case Act::Identity:
+      return x;
+    case Act::GeluErf:
+      return gelu_erf16(x);
+    case Act::GeluTanh:
+      return gelu_tanh16(x);
+    case Act::QuickGelu:
+      return _mm512_mul_ps(x, sigmoid16(_mm512_mul_ps(x, _mm512_set1_ps(1.702f))));
+    case Act::Relu:
+      return _mm512_max_ps(x, _mm512_setzero_ps());
+    case Act::Silu:
+      return _mm512_mul_ps(x, sigmoid16(x));
+    case Act::Tanh:
+      return tanh16(x);
+    case Act::Sigmoid:
+      return sigmoid16(x);
+    case Act::Mish:
+      break;  // handled by the scalar path
   }
   return x;
 }
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1); }
+inline __mmask16 tail_mask(int64_t n) {
+  return n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1);
+}
 
-inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+inline float hsum(__m512 v) {
+  return _mm512_reduce_add_ps(v);
+}
 
 }  // namespace
 
@@ -121,10 +136,11 @@ void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
 }
 
 // One row of LayerNorm: two passes (mean, then centred variance) in 16 float lanes.
-static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C, float eps,
-                          float* mean_out, float* rstd_out) {
+static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C,
+                          float eps, float* mean_out, float* rstd_out) {
   __m512 acc = _mm512_setzero_ps();
-  for (int64_t c = 0; c < C; c += 16) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c));
+  for (int64_t c = 0; c < C; c += 16)
+    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c));
   const float mean = hsum(acc) / static_cast<float>(C);
   const __m512 vm = _mm512_set1_ps(mean);
   acc = _mm512_setzero_ps();
@@ -139,15 +155,16 @@ static inline void ln_row(const float* xr, const float* gamma, const float* beta
   for (int64_t c = 0; c < C; c += 16) {
     const __mmask16 m = tail_mask(C - c);
     const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + c), vm), vr);
-    const __m512 y = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c));
+    const __m512 y =
+        _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c));
     _mm512_mask_storeu_ps(orow + c, m, y);
   }
   if (mean_out) *mean_out = mean;
   if (rstd_out) *rstd_out = rstd;
 }
 
-void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C, float eps,
-                float* mean, float* rstd) {
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,
+                float eps, float* mean, float* rstd) {
 #pragma omp parallel for schedule(static) if (R * C > 32768)
   for (int64_t r = 0; r < R; ++r)
     ln_row(x + r * C, gamma, beta, out + r * C, C, eps, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr);
@@ -223,7 +240,8 @@ void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act a) 
         const __m512 t = tanh16(u);
         const __m512 du = _mm512_mul_ps(k, _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(3.f), c), x2, one));
         const __m512 sech2 = _mm512_fnmadd_ps(t, t, one);
-        g = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(half, v), sech2), du, _mm512_mul_ps(half, _mm512_add_ps(one, t)));
+        g = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(half, v), sech2), du,
+                            _mm512_mul_ps(half, _mm512_add_ps(one, t)));
       }
       _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, dy + i)));
     }

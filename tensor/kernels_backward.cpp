@@ -21,7 +21,8 @@ static inline uint64_t mix(uint64_t z) {
 }
 
 bool DropoutMask::keep(uint64_t i) const {
-  const uint64_t h = mix(seed * 0x9E3779B97F4A7C15ull ^ mix(stream + 0x632BE59BD9B4E019ull) ^ (i * 0xD1B54A32D192ED03ull));
+  const uint64_t h =
+      mix(seed * 0x9E3779B97F4A7C15ull ^ mix(stream + 0x632BE59BD9B4E019ull) ^ (i * 0xD1B54A32D192ED03ull));
   const uint32_t u = static_cast<uint32_t>(h >> 32);
   return static_cast<double>(u) >= static_cast<double>(p) * 4294967296.0;
 }
@@ -39,7 +40,8 @@ namespace {
 inline float act_grad(float x, Act a) {
   const double d = x;
   switch (a) {
-    case Act::Identity: return 1.f;
+    case Act::Identity:
+      return 1.f;
     case Act::GeluErf: {
       const double cdf = 0.5 * std::erfc(-d / std::sqrt(2.0));
       const double pdf = std::exp(-0.5 * d * d) / std::sqrt(2.0 * M_PI);
@@ -54,7 +56,8 @@ inline float act_grad(float x, Act a) {
       const double s = 1.0 / (1.0 + std::exp(-1.702 * d));
       return static_cast<float>(s + 1.702 * d * s * (1 - s));
     }
-    case Act::Relu: return x > 0.f ? 1.f : 0.f;
+    case Act::Relu:
+      return x > 0.f ? 1.f : 0.f;
     case Act::Silu: {
       const double s = 1.0 / (1.0 + std::exp(-d));
       return static_cast<float>(s * (1 + d * (1 - s)));
@@ -104,8 +107,8 @@ void bias_backward(const float* dy, float* db, int64_t R, int64_t C) {
   }
 }
 
-void layer_norm_backward(const float* dy, const float* x, const float* mean, const float* rstd, const float* gamma,
-                         float* dx, float* dgamma, float* dbeta, int64_t R, int64_t C) {
+void layer_norm_backward(const float* dy, const float* x, const float* mean, const float* rstd,
+                         const float* gamma, float* dx, float* dgamma, float* dbeta, int64_t R, int64_t C) {
   // Parameter gradients first (they read dy, which dx may overwrite).
   const int64_t blk = 64;
 #pragma omp parallel for schedule(static) if (R * C > 65536)
@@ -146,8 +149,8 @@ void layer_norm_backward(const float* dy, const float* x, const float* mean, con
 }
 
 void attention_backward(const float* q, const float* k, const float* v, int64_t ld_in, const float* probs,
-                        const DropoutMask& drop, const float* dout, int64_t ld_out, int64_t B, int64_t T, int64_t H,
-                        int64_t D, float scale, float* dq, float* dk, float* dv) {
+                        const DropoutMask& drop, const float* dout, int64_t ld_out, int64_t B, int64_t T,
+                        int64_t H, int64_t D, float scale, float* dq, float* dk, float* dv) {
   const int64_t pairs = B * H;
   const int nthreads = omp_get_max_threads();
   std::vector<float> scratch(static_cast<size_t>(nthreads) * 2 * T * T);

@@ -9,13 +9,13 @@ namespace tern::detail {
 // Whether the AVX-512 builds run (CPU support and TERN_ISA; kernels.cpp).
 bool kernels_use_avx512();
 
-#define TERN_KERNEL_SET                                                                                      \
+#define TERN_KERNEL_SET                                                                                     \
   void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act act);                                \
-  void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,    \
-                  float eps, float* mean, float* rstd);                                                      \
+  void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,  \
+                  float eps, float* mean, float* rstd);                                                     \
   void add_bias_residual_layer_norm(float* x, const float* bias, const float* residual, const float* gamma, \
                                     const float* beta, float* out, int64_t R, int64_t C, float eps,         \
-                                    float* mean, float* rstd);                                               \
+                                    float* mean, float* rstd);                                              \
   void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add);
 
 namespace base {
@@ -27,9 +27,9 @@ TERN_KERNEL_SET
 void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act act);
 // C[:, n_lo:n_hi] = alpha * A B^T + beta * C over those columns, single thread (gemm_small_avx512.cpp).
 //   A: (M, K) lda, B: (N, K) ldb, C: (M, N) ldc
-void sgemm_nt_columns(int64_t M, int64_t n_lo, int64_t n_hi, int64_t K, float alpha, const float* A, int64_t lda,
-                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-}
+void sgemm_nt_columns(int64_t M, int64_t n_lo, int64_t n_hi, int64_t K, float alpha, const float* A,
+                      int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+}  // namespace avx512
 #undef TERN_KERNEL_SET
 
 }  // namespace tern::detail

@@ -11,18 +11,26 @@ namespace tern::ref {
 float act(float x, Act a) {
   const double d = x;
   switch (a) {
-    case Act::Identity: return x;
-    case Act::GeluErf: return static_cast<float>(0.5 * d * (1.0 + std::erf(d / std::sqrt(2.0))));
+    case Act::Identity:
+      return x;
+    case Act::GeluErf:
+      return static_cast<float>(0.5 * d * (1.0 + std::erf(d / std::sqrt(2.0))));
     case Act::GeluTanh: {
       const double k = std::sqrt(2.0 / M_PI);
       return static_cast<float>(0.5 * d * (1.0 + std::tanh(k * (d + 0.044715 * d * d * d))));
     }
-    case Act::QuickGelu: return static_cast<float>(d / (1.0 + std::exp(-1.702 * d)));
-    case Act::Relu: return x > 0.f ? x : 0.f;
-    case Act::Silu: return static_cast<float>(d / (1.0 + std::exp(-d)));
-    case Act::Tanh: return static_cast<float>(std::tanh(d));
-    case Act::Sigmoid: return static_cast<float>(1.0 / (1.0 + std::exp(-d)));
-    case Act::Mish: return static_cast<float>(d * std::tanh(std::log1p(std::exp(d))));
+    case Act::QuickGelu:
+      return static_cast<float>(d / (1.0 + std::exp(-1.702 * d)));
+    case Act::Relu:
+      return x > 0.f ? x : 0.f;
+    case Act::Silu:
+      return static_cast<float>(d / (1.0 + std::exp(-d)));
+    case Act::Tanh:
+      return static_cast<float>(std::tanh(d));
+    case Act::Sigmoid:
+      return static_cast<float>(1.0 / (1.0 + std::exp(-d)));
+    case Act::Mish:
+      return static_cast<float>(d * std::tanh(std::log1p(std::exp(d))));
   }
   return x;
 }
@@ -37,7 +45,8 @@ void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
     for (int64_t c = 0; c < C; ++c) x[r * C + c] = act(x[r * C + c] + (bias ? bias[c] : 0.f), a);
 }
 
-void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C, float eps) {
+void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,
+                float eps) {
   for (int64_t r = 0; r < R; ++r) {
     const float* xr = x + r * C;
     double mean = 0, var = 0;
@@ -46,7 +55,8 @@ void layer_norm(const float* x, const float* gamma, const float* beta, float* ou
     for (int64_t c = 0; c < C; ++c) var += (xr[c] - mean) * (xr[c] - mean);
     var /= C;
     const double rstd = 1.0 / std::sqrt(var + eps);
-    for (int64_t c = 0; c < C; ++c) out[r * C + c] = static_cast<float>((xr[c] - mean) * rstd * gamma[c] + beta[c]);
+    for (int64_t c = 0; c < C; ++c)
+      out[r * C + c] = static_cast<float>((xr[c] - mean) * rstd * gamma[c] + beta[c]);
   }
 }
 
@@ -65,8 +75,8 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
   }
 }
 
-void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add, int64_t B,
-               int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out) {
+void attention(const float* q, const float* k, const float* v, int64_t ld_in, const float* mask_add,
+               int64_t B, int64_t T, int64_t H, int64_t D, float scale, float* out, int64_t ld_out) {
   std::vector<float> p(T);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)

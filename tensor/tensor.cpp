@@ -20,7 +20,8 @@ int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {
     TERN_CHECK(d >= 0, "negative dimension in shape " << shape_str(s));
-    TERN_CHECK(d == 0 || n <= std::numeric_limits<int64_t>::max() / d, "shape " << shape_str(s) << " overflows");
+    TERN_CHECK(d == 0 || n <= std::numeric_limits<int64_t>::max() / d,
+               "shape " << shape_str(s) << " overflows");
     n *= d;
   }
   return n;
@@ -80,14 +81,15 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype) {
   return t;
 }
 
-Tensor Tensor::view_of(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype) {
+Tensor Tensor::view_of(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape,
+                       DType dtype) {
   TERN_CHECK(storage, "view of a null storage");
   size_t need = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   TERN_CHECK(byte_offset <= storage->bytes() && need <= storage->bytes() - byte_offset,
              "view of " << need << " bytes at offset " << byte_offset << " exceeds storage of "
                         << storage->bytes() << " bytes");
-  TERN_CHECK(byte_offset % dtype_size(dtype) == 0, "view offset " << byte_offset << " not aligned to "
-                                                                  << dtype_name(dtype));
+  TERN_CHECK(byte_offset % dtype_size(dtype) == 0,
+             "view offset " << byte_offset << " not aligned to " << dtype_name(dtype));
   Tensor t;
   t.storage_ = std::move(storage);
   t.shape_ = shape;
@@ -115,7 +117,9 @@ int64_t Tensor::size(int64_t d) const {
   return shape_[d];
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const {
+  return strides_ == contiguous_strides(shape_);
+}
 
 void* Tensor::raw() const {
   TERN_CHECK(storage_, "use of an undefined tensor");
@@ -135,7 +139,8 @@ int32_t* Tensor::i32() const {
   return static_cast<int32_t*>(raw());
 }
 uint16_t* Tensor::u16() const {
-  TERN_CHECK(dtype_ == DType::F16 || dtype_ == DType::BF16, "expected a 16-bit float tensor, got " << describe());
+  TERN_CHECK(dtype_ == DType::F16 || dtype_ == DType::BF16,
+             "expected a 16-bit float tensor, got " << describe());
   return static_cast<uint16_t*>(raw());
 }
 
@@ -153,7 +158,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
     }
   }
   if (infer >= 0) {
-    TERN_CHECK(known > 0 && numel() % known == 0, "cannot reshape " << describe() << " to " << shape_str(shape));
+    TERN_CHECK(known > 0 && numel() % known == 0,
+               "cannot reshape " << describe() << " to " << shape_str(shape));
     s[infer] = numel() / known;
   }
   TERN_CHECK(shape_numel(s) == numel(), "cannot reshape " << describe() << " to " << shape_str(shape));
@@ -177,7 +183,8 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t stop) const {
 Tensor Tensor::select(int64_t d, int64_t index) const {
   if (d < 0) d += dim();
   TERN_CHECK(d >= 0 && d < dim(), "select dimension out of range for " << describe());
-  TERN_CHECK(0 <= index && index < shape_[d], "index " << index << " out of range for dim " << d << " of " << describe());
+  TERN_CHECK(0 <= index && index < shape_[d],
+             "index " << index << " out of range for dim " << d << " of " << describe());
   Tensor t = *this;
   t.offset_ += index * strides_[d];
   t.shape_.erase(t.shape_.begin() + d);
@@ -230,7 +237,8 @@ Tensor Tensor::contiguous() const {
 
 Tensor Tensor::clone() const {
   Tensor t = empty(shape_, dtype_);
-  gather_strided(static_cast<const char*>(raw()), static_cast<char*>(t.raw()), shape_, strides_, dtype_size(dtype_));
+  gather_strided(static_cast<const char*>(raw()), static_cast<char*>(t.raw()), shape_, strides_,
+                 dtype_size(dtype_));
   return t;
 }
 

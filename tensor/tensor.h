@@ -46,7 +46,8 @@ class Tensor {
   static Tensor empty(const Shape& shape, DType dtype = DType::F32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32);
   // Contiguous view over an existing storage at a byte offset (checked against the storage's size).
-  static Tensor view_of(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype);
+  static Tensor view_of(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape,
+                        DType dtype);
   // Copies `n` values in.
   static Tensor from_data(const float* data, const Shape& shape);
   static Tensor from_data(const int64_t* data, const Shape& shape);
@@ -71,14 +72,14 @@ class Tensor {
   uint16_t* u16() const;  // F16 / BF16 bits
 
   // Views (share storage).
-  Tensor reshape(const Shape& shape) const;                  // contiguous only; one dim may be -1
+  Tensor reshape(const Shape& shape) const;                    // contiguous only; one dim may be -1
   Tensor slice(int64_t d, int64_t start, int64_t stop) const;  // [start, stop) along d
   Tensor select(int64_t d, int64_t index) const;               // drops dim d
   Tensor transpose(int64_t a, int64_t b) const;
 
   // Copies.
-  Tensor contiguous() const;  // itself when already contiguous
-  Tensor clone() const;       // always a fresh contiguous copy
+  Tensor contiguous() const;     // itself when already contiguous
+  Tensor clone() const;          // always a fresh contiguous copy
   Tensor to(DType dtype) const;  // float conversions (f16/bf16/f32) and int (i32/i64); fresh copy
 
   std::string describe() const;  // "float32 (4, 64, 32)"

@@ -174,8 +174,8 @@ static void fsync_path(const std::string& p, bool dir) {
   ::close(fd);
 }
 
-void write_atomically(const std::string& path, const std::function<void(hid_t file)>& fill, uint64_t userblock,
-                      const std::function<void(const std::string& tmp)>& finish) {
+void write_atomically(const std::string& path, const std::function<void(hid_t file)>& fill,
+                      uint64_t userblock, const std::function<void(const std::string& tmp)>& finish) {
   init();
   std::random_device rd;
   std::ostringstream tmp_os;
@@ -268,7 +268,8 @@ Handle open_group(hid_t loc, const std::string& name, const std::string& file) {
 
 Handle make_group(hid_t loc, const std::string& name) {
   Handle gcpl = own(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate");
-  ok(H5Pset_obj_track_times(gcpl, false), "H5Pset_obj_track_times");  // byte-identical files for identical input
+  ok(H5Pset_obj_track_times(gcpl, false),
+     "H5Pset_obj_track_times");  // byte-identical files for identical input
   return own(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT),
              "cannot create group '" + name + "'");
 }

@@ -3,8 +3,8 @@
 #include "weights/seal.h"
 
 #include <bit>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 
 #include "weights/h5util.h"
@@ -65,19 +65,22 @@ void save_impl(const std::string& path, const ModelBundle& m, std::optional<DTyp
   for (const auto& kv : m.tokenizer_files) check_name(kv.first, "tokenizer file");
   for (const auto& kv : m.metadata) check_name(kv.first, "metadata key");
   try {
-    h5::write_atomically(path, [&](hid_t f) {
-      h5::write_string_attr(f, "format", kFormat);
-      h5::write_int_attr(f, "format_version", kFormatVersion);
-      auto cb = m.metadata.find("created_by");
-      h5::write_string_attr(f, "created_by", cb != m.metadata.end() ? cb->second : std::string("tern"));
-      h5::write_string_dataset(f, "config_json", m.config_json);
-      write_tensors(f, "tensors", m.tensors, storage);
-      h5::Handle tok = h5::make_group(f, "tokenizer");
-      for (const auto& [name, bytes] : m.tokenizer_files) h5::write_bytes_dataset(tok, name, bytes);
-      h5::Handle meta = h5::make_group(f, "metadata");
-      for (const auto& [key, value] : m.metadata) h5::write_string_dataset(meta, key, value);
-      write_tensors(f, "extra", m.extra, std::nullopt);
-    }, seal::kUserBlock, [](const std::string& tmp) { seal::write(tmp); });
+    h5::write_atomically(
+        path,
+        [&](hid_t f) {
+          h5::write_string_attr(f, "format", kFormat);
+          h5::write_int_attr(f, "format_version", kFormatVersion);
+          auto cb = m.metadata.find("created_by");
+          h5::write_string_attr(f, "created_by", cb != m.metadata.end() ? cb->second : std::string("tern"));
+          h5::write_string_dataset(f, "config_json", m.config_json);
+          write_tensors(f, "tensors", m.tensors, storage);
+          h5::Handle tok = h5::make_group(f, "tokenizer");
+          for (const auto& [name, bytes] : m.tokenizer_files) h5::write_bytes_dataset(tok, name, bytes);
+          h5::Handle meta = h5::make_group(f, "metadata");
+          for (const auto& [key, value] : m.metadata) h5::write_string_dataset(meta, key, value);
+          write_tensors(f, "extra", m.extra, std::nullopt);
+        },
+        seal::kUserBlock, [](const std::string& tmp) { seal::write(tmp); });
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind(path, 0) == 0) throw;
@@ -143,10 +146,11 @@ ModelBundle load_impl(const std::string& path, const LoadOptions& opt) {
       const bool hdf5 = H5Fis_hdf5(path.c_str()) > 0;
       H5Eclear2(H5E_DEFAULT);
       if (!hdf5) TERN_FAIL(path << ": is not a tern model (not an HDF5 file, no tern model header)");
-      TERN_FAIL(path << ": is an HDF5 file but not a tern model (it has no tern model header: not written by tern "
-                        "convert / tern train, or its first bytes are damaged). A Hugging Face tf_model.h5 is "
-                        "imported with `tern convert`; a plain array file of token ids goes to --input. A model "
-                        "written with h5py loads with TERN_ALLOW_UNSEALED=1 (docs/model-format.md)");
+      TERN_FAIL(
+          path << ": is an HDF5 file but not a tern model (it has no tern model header: not written by tern "
+                  "convert / tern train, or its first bytes are damaged). A Hugging Face tf_model.h5 is "
+                  "imported with `tern convert`; a plain array file of token ids goes to --input. A model "
+                  "written with h5py loads with TERN_ALLOW_UNSEALED=1 (docs/model-format.md)");
     }
   }
   h5::Handle f = h5::open_file(path);

@@ -22,7 +22,8 @@ namespace {
 //  24  uint64   file size in bytes
 //  32  uint32   CRC-32C of bytes [4096, file size)
 //  36  uint32   CRC-32C of bytes [0, 36)
-constexpr char kMagic[16] = {'\x89', 'T', 'E', 'R', 'N', '-', 'M', 'O', 'D', 'E', 'L', '\r', '\n', '\x1a', '\n', 0};
+constexpr char kMagic[16] = {'\x89', 'T', 'E', 'R',  'N',  '-',    'M',  'O',
+                             'D',    'E', 'L', '\r', '\n', '\x1a', '\n', 0};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeader = 40;
 
@@ -33,8 +34,12 @@ struct Fd {
   }
 };
 
-void put32(unsigned char* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void put64(unsigned char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+void put32(unsigned char* p, uint32_t v) {
+  std::memcpy(p, &v, 4);
+}
+void put64(unsigned char* p, uint64_t v) {
+  std::memcpy(p, &v, 8);
+}
 uint32_t get32(const unsigned char* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -55,7 +60,8 @@ uint32_t crc_of_file(int fd, uint64_t from, uint64_t to, const std::string& path
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
     const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
     if (got < 0) TERN_FAIL(path << ": read error: " << std::strerror(errno));
-    if (got == 0) TERN_FAIL(path << ": file ended at byte " << pos << " while " << to << " were expected (truncated)");
+    if (got == 0)
+      TERN_FAIL(path << ": file ended at byte " << pos << " while " << to << " were expected (truncated)");
     crc = crc32c(buf.data(), static_cast<size_t>(got), crc);
     pos += static_cast<uint64_t>(got);
   }
@@ -112,16 +118,17 @@ State verify(const std::string& path) {
   if (got < static_cast<ssize_t>(kHeader) || get32(h + 36) != crc32c(h, 36))
     TERN_FAIL(path << ": the tern model header is damaged (header checksum mismatch)");
   if (get32(h + 16) != kVersion)
-    TERN_FAIL(path << ": tern model header version " << get32(h + 16) << " is not supported (expected " << kVersion
-                   << ")");
+    TERN_FAIL(path << ": tern model header version " << get32(h + 16) << " is not supported (expected "
+                   << kVersion << ")");
   const uint64_t want = get64(h + 24);
   if (size != want)
-    TERN_FAIL(path << ": the file is " << size << " bytes but the model header says " << want
-                   << (size < want ? " (truncated: an incomplete copy or download?)" : " (extra bytes appended)"));
+    TERN_FAIL(
+        path << ": the file is " << size << " bytes but the model header says " << want
+             << (size < want ? " (truncated: an incomplete copy or download?)" : " (extra bytes appended)"));
   const uint32_t crc = crc_of_file(f.fd, kUserBlock, size, path);
   if (crc != get32(h + 32))
-    TERN_FAIL(path << ": the model file is corrupted (CRC-32C of its contents is " << std::hex << crc << ", the header says "
-                   << get32(h + 32) << ")");
+    TERN_FAIL(path << ": the model file is corrupted (CRC-32C of its contents is " << std::hex << crc
+                   << ", the header says " << get32(h + 32) << ")");
   return State::Sealed;
 }
 

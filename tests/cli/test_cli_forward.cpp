@@ -78,10 +78,20 @@ TEST(Cli, ConvertAndForwardEveryTinyFixture) {
 }
 
 TEST(Cli, RealVocabFromShared) {
+  if (!fs::exists("../shared")) GTEST_SKIP() << "../shared is absent";
+  // With ../shared present, its real-vocab fixtures must be there: an empty or missing folder fails.
   const std::string root = "../shared/fixtures/real-vocab";
-  if (!fs::exists(root)) GTEST_SKIP() << root << " not found: ../shared is absent";
-  for (const auto& e : fs::directory_iterator(root))
-    convert_and_compare(e.path().string(), e.path().string());
+  int n = 0;
+  if (fs::exists(root)) {
+    for (const auto& e : fs::directory_iterator(root)) {
+      if (!fs::exists(e.path() / "reference.h5")) continue;
+      SCOPED_TRACE(e.path().string());
+      convert_and_compare(e.path().string(), e.path().string());
+      ++n;
+    }
+  }
+  EXPECT_GT(n, 0) << root << " holds no fixture (a folder with reference.h5)";
+  std::printf("[ fixtures ] %d real-vocab fixtures converted and compared\n", n);
 }
 
 TEST(Cli, HelpAndUsageErrors) {
@@ -177,4 +187,44 @@ TEST(Cli, DiskFullWhileWritingOutput) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << text;
   EXPECT_NE(text.find(out), std::string::npos) << text;
   EXPECT_FALSE(fs::exists(out)) << "a partial output was left behind";
+}
+
+// Every command (CLI11): --help lists the options with their defaults; an option given twice, a switch
+// given a value, a stray argument and an out-of-range value are errors naming what is wrong, before any
+// file is touched.
+TEST(Cli, EveryCommandRefusesRepeatedStrayAndOutOfRangeArguments) {
+  struct Case {
+    std::string cmd, required, default_shown, range_arg, twice;
+  };
+  const std::vector<Case> cases = {
+      {"convert", "--from a --out b.h5", "--dtype T=keep", "--dtype int8", "--out"},
+      {"forward", "--model a --input b --output c", "=64", "--batch-size 0", "--threads"},
+      {"tokenize", "--tokenizer a --input b --output c", "=16384", "--chunk 0", "--threads"},
+      {"train", "--model a --train b --out c", "=0.01", "--epochs 0", "--threads"},
+      {"eval", "--model a --input b", "=64", "--batch-size 0", "--threads"},
+      {"grad", "--model a --input b --output c", "--threads", "--threads -1", "--threads"},
+  };
+  for (const Case& c : cases) {
+    Result h = run(c.cmd + " --help");
+    EXPECT_EQ(h.code, 0) << c.cmd;
+    EXPECT_NE(h.out.find(c.default_shown), std::string::npos) << c.cmd << ": " << h.out;
+    Result twice = run(c.cmd + " " + c.required + " " + c.twice + " 1 " + c.twice + " 2");
+    EXPECT_EQ(twice.code, 1) << c.cmd;
+    EXPECT_NE(twice.out.find(c.twice + " given more than once"), std::string::npos)
+        << c.cmd << ": " << twice.out;
+    Result stray = run(c.cmd + " " + c.required + " leftover");
+    EXPECT_EQ(stray.code, 1) << c.cmd;
+    EXPECT_NE(stray.out.find("unexpected argument 'leftover'"), std::string::npos)
+        << c.cmd << ": " << stray.out;
+    Result range = run(c.cmd + " " + c.required + " " + c.range_arg);
+    EXPECT_EQ(range.code, 1) << c.cmd;
+    EXPECT_NE(range.out.find(c.range_arg.substr(0, c.range_arg.find(' '))), std::string::npos)
+        << c.cmd << ": " << range.out;
+  }
+  Result flag = run("forward --model a --input b --output c --allow-nonfinite=1");
+  EXPECT_EQ(flag.code, 1);
+  EXPECT_NE(flag.out.find("--allow-nonfinite takes no value"), std::string::npos) << flag.out;
+  Result flag2 = run("tokenize --tokenizer a --input b --output c --offsets --offsets");
+  EXPECT_EQ(flag2.code, 1);
+  EXPECT_NE(flag2.out.find("--offsets given more than once"), std::string::npos) << flag2.out;
 }

@@ -194,10 +194,10 @@ TEST_F(InferCli, KillNineThenResumeIsByteIdentical) {
   const auto recs = sample_records();
   std::string in;
   int64_t line = 0;
-  for (int rep = 0; rep < 60; ++rep)
+  for (int rep = 0; rep < 20; ++rep)
     for (size_t i = 0; i < recs.size(); ++i) {
       ++line;
-      if (line % 397 == 0) {
+      if (line % 137 == 0) {
         in += "{not json\n";  // planted bad rows
         continue;
       }
@@ -207,13 +207,13 @@ TEST_F(InferCli, KillNineThenResumeIsByteIdentical) {
     }
   const std::string src = d.file("in.jsonl");
   write_bytes(src, in);
-  const std::string common = " --window 256 --batch-size 16 --threads 2 -q";
+  const std::string common = " --window 64 --batch-size 8 --threads 1 -q";
   const auto clean = run_tern("infer " + src + " " + d.file("clean.jsonl") + common, "", 300);
   ASSERT_EQ(clean.code, 3) << clean.out;
   const std::string want = read_bytes(d.file("clean.jsonl"));
   const std::string want_err = read_bytes(d.file("clean.jsonl.errors.jsonl"));
-  ASSERT_EQ(jsonl(want_err).size(), 6u);
-  for (int kill_at : {100, 700, 1500}) {
+  ASSERT_EQ(jsonl(want_err).size(), 5u);
+  for (int kill_at : {50, 300, 600}) {
     const std::string out = d.file("k" + std::to_string(kill_at) + ".jsonl");
     // Start, wait until `kill_at` lines are committed, kill -9 (a torn last line is likely).
     const std::string cmd = std::string(TERN_BIN) + " infer " + src + " " + out + common + " & pid=$!; " +
@@ -251,7 +251,11 @@ TEST_F(InferCli, TruncatedGzipKeepsTheRowsBeforeTheDamage) {
   ASSERT_GT(got.size(), 0u);
   EXPECT_EQ(got, clean.out.substr(0, got.size()));
   EXPECT_EQ(got.back(), '\n');
-  EXPECT_GT(jsonl(got).size(), 300u);  // most of what the cut stream still holds
+  // Every complete line that the cut stream still holds (as zcat recovers them) became a row.
+  const auto z2 = run_shell("zcat " + d.file("cut.jsonl.gz") + " 2>/dev/null | wc -l");
+  const size_t recoverable = static_cast<size_t>(std::stoul(z2.out));
+  EXPECT_GE(jsonl(got).size() + 1, recoverable);
+  EXPECT_GT(jsonl(got).size(), 40u);
 }
 
 TEST_F(InferCli, OutputKeepsInputOrderUnderLengthSortedBatching) {

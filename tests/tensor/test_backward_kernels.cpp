@@ -74,11 +74,14 @@ TEST(BackwardFd, TanhFromOutputAndBias) {
   std::vector<float> x = randn(50, 3), r = randn(50, 4), y(50), dx(50);
   for (int i = 0; i < 50; ++i) y[i] = std::tanh(x[i]);
   tanh_backward_from_output(y.data(), r.data(), dx.data(), 50);
-  expect_fd(x, [&](const std::vector<float>& xx) {
-    double s = 0;
-    for (int i = 0; i < 50; ++i) s += std::tanh(static_cast<double>(xx[i])) * r[i];
-    return s;
-  }, dx, "tanh", 1e-3f);
+  expect_fd(
+      x,
+      [&](const std::vector<float>& xx) {
+        double s = 0;
+        for (int i = 0; i < 50; ++i) s += std::tanh(static_cast<double>(xx[i])) * r[i];
+        return s;
+      },
+      dx, "tanh", 1e-3f);
   // bias_backward = column sums, accumulated.
   float dy[6] = {1, 2, 3, 4, 5, 6}, db[3] = {10, 0, 0};
   bias_backward(dy, db, 2, 3);
@@ -92,15 +95,19 @@ TEST(BackwardFd, LayerNorm) {
   std::vector<float> y(R * C), mean(R), rstd(R);
   layer_norm(x.data(), g.data(), b.data(), y.data(), R, C, 1e-5f, mean.data(), rstd.data());
   std::vector<float> dx(R * C), dg(C, 0.f), dbeta(C, 0.f);
-  layer_norm_backward(r.data(), x.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(), dbeta.data(), R, C);
+  layer_norm_backward(r.data(), x.data(), mean.data(), rstd.data(), g.data(), dx.data(), dg.data(),
+                      dbeta.data(), R, C);
   auto fwd = [&](const std::vector<float>& xx, const std::vector<float>& gg, const std::vector<float>& bb) {
     std::vector<float> yy(R * C);
     ref::layer_norm(xx.data(), gg.data(), bb.data(), yy.data(), R, C, 1e-5f);
     return dot(yy, r);
   };
-  expect_fd(x, [&](const std::vector<float>& xx) { return fwd(xx, g, b); }, dx, "layer_norm dx", 1e-2f, 3e-3f);
-  expect_fd(g, [&](const std::vector<float>& gg) { return fwd(x, gg, b); }, dg, "layer_norm dgamma");
-  expect_fd(b, [&](const std::vector<float>& bb) { return fwd(x, g, bb); }, dbeta, "layer_norm dbeta");
+  expect_fd(
+      x, [&](const std::vector<float>& xx) { return fwd(xx, g, b); }, dx, "layer_norm dx", 1e-2f, 3e-3f);
+  expect_fd(
+      g, [&](const std::vector<float>& gg) { return fwd(x, gg, b); }, dg, "layer_norm dgamma");
+  expect_fd(
+      b, [&](const std::vector<float>& bb) { return fwd(x, g, bb); }, dbeta, "layer_norm dbeta");
 }
 
 TEST(BackwardFd, AttentionWithMaskAndDropout) {
@@ -114,16 +121,21 @@ TEST(BackwardFd, AttentionWithMaskAndDropout) {
     const DropoutMask drop{p, 42, 7};
     auto fwd = [&](const std::vector<float>& qq, const std::vector<float>& kk, const std::vector<float>& vv) {
       std::vector<float> out(B * T * C), probs(B * H * T * T);
-      attention(qq.data(), kk.data(), vv.data(), C, mask.data(), B, T, H, D, scale, out.data(), C, probs.data(), &drop);
+      attention(qq.data(), kk.data(), vv.data(), C, mask.data(), B, T, H, D, scale, out.data(), C,
+                probs.data(), &drop);
       return dot(out, r);
     };
     std::vector<float> out(B * T * C), probs(B * H * T * T), dq(B * T * C), dk(B * T * C), dv(B * T * C);
-    attention(q.data(), k.data(), v.data(), C, mask.data(), B, T, H, D, scale, out.data(), C, probs.data(), &drop);
-    attention_backward(q.data(), k.data(), v.data(), C, probs.data(), drop, r.data(), C, B, T, H, D, scale, dq.data(),
-                       dk.data(), dv.data());
-    expect_fd(q, [&](const std::vector<float>& x) { return fwd(x, k, v); }, dq, "attention dq", 1e-2f, 3e-3f);
-    expect_fd(k, [&](const std::vector<float>& x) { return fwd(q, x, v); }, dk, "attention dk", 1e-2f, 3e-3f);
-    expect_fd(v, [&](const std::vector<float>& x) { return fwd(q, k, x); }, dv, "attention dv", 1e-2f, 3e-3f);
+    attention(q.data(), k.data(), v.data(), C, mask.data(), B, T, H, D, scale, out.data(), C, probs.data(),
+              &drop);
+    attention_backward(q.data(), k.data(), v.data(), C, probs.data(), drop, r.data(), C, B, T, H, D, scale,
+                       dq.data(), dk.data(), dv.data());
+    expect_fd(
+        q, [&](const std::vector<float>& x) { return fwd(x, k, v); }, dq, "attention dq", 1e-2f, 3e-3f);
+    expect_fd(
+        k, [&](const std::vector<float>& x) { return fwd(q, x, v); }, dk, "attention dk", 1e-2f, 3e-3f);
+    expect_fd(
+        v, [&](const std::vector<float>& x) { return fwd(q, k, x); }, dv, "attention dv", 1e-2f, 3e-3f);
   }
 }
 

@@ -31,7 +31,7 @@ TEST(Tensor, ViewsShareStorage) {
   EXPECT_EQ(r.f32()[1], 13.f);
   Tensor tt = t.transpose(0, 1).contiguous();
   EXPECT_EQ(tt.shape(), (Shape{6, 4}));
-  EXPECT_EQ(tt.f32()[1], 6.f);  // (0, 1) of the transpose = (1, 0) of t
+  EXPECT_EQ(tt.f32()[1], 6.f);     // (0, 1) of the transpose = (1, 0) of t
   s.contiguous().f32()[0] = -1.f;  // a copy: t unchanged
   EXPECT_EQ(t.f32()[2], 2.f);
   t.slice(0, 1, 2).f32()[0] = 100.f;  // a view: t changes
@@ -50,7 +50,7 @@ TEST(Tensor, BoundsAreChecked) {
   EXPECT_THROW(t.slice(1, 2, 4), Error);
   EXPECT_THROW(t.select(0, 2), Error);
   EXPECT_THROW(t.size(2), Error);
-  EXPECT_THROW(t.i64(), Error);  // wrong dtype
+  EXPECT_THROW(t.i64(), Error);                              // wrong dtype
   EXPECT_THROW(shape_numel({1LL << 40, 1LL << 40}), Error);  // overflow, before any allocation
   EXPECT_THROW(shape_numel({-1, 2}), Error);
 }
@@ -66,8 +66,8 @@ TEST(DType, HalfConversionsKnownValues) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
   EXPECT_EQ(f32_to_f16(65504.f), 0x7bff);
-  EXPECT_EQ(f32_to_f16(65520.f), 0x7c00);          // rounds to Inf
-  EXPECT_EQ(f32_to_f16(5.9604645e-08f), 0x0001);   // smallest subnormal
+  EXPECT_EQ(f32_to_f16(65520.f), 0x7c00);             // rounds to Inf
+  EXPECT_EQ(f32_to_f16(5.9604645e-08f), 0x0001);      // smallest subnormal
   EXPECT_EQ(f32_to_f16(1.0f + 1.0f / 2048), 0x3c00);  // tie -> even
   EXPECT_EQ(f32_to_f16(1.0f + 3.0f / 2048), 0x3c02);  // tie -> even (up)
   EXPECT_FLOAT_EQ(f16_to_f32(0x3555), 0.33325195f);
