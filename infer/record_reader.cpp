@@ -359,8 +359,6 @@ struct RecordReader::Impl {
           TERN_FAIL(name << ": line 1: the header is longer than " << opt.max_line_bytes << " bytes");
         std::string err;
         bool rep = false;
-        TERN_CHECK(transcode(line, err, rep) && check_utf8(line, err, rep),
-                   name << ": line 1 (header): " << err);
         bool more = false;
         std::vector<std::string> f;
         if (format == InputFormat::Csv) {
@@ -374,6 +372,9 @@ struct RecordReader::Impl {
         } else {
           split_tsv(line, f);
         }
+        // Column names are transcoded and checked like cells (a quoted name may span lines).
+        for (auto& c : f)
+          TERN_CHECK(transcode(c, err, rep) && check_utf8(c, err, rep), name << ": line 1 (header): " << err);
         columns = std::move(f);
         header_done = true;
         continue;

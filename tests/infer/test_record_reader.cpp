@@ -107,6 +107,18 @@ TEST(RecordReader, UnclosedQuoteAtEndIsABadRow) {
   EXPECT_NE(g[1].error.find("not closed"), std::string::npos);
 }
 
+// Found by fuzz_records: a quoted column name that goes on over a second line with invalid UTF-8 there (the
+// header's first line alone was checked). Every column name is checked now, like every cell.
+TEST(RecordReader, HeaderNameSpanningLinesIsCheckedForUtf8) {
+  ScratchDir d;
+  write_bytes(d.file("a.csv"), "id,\"multi\nline \xe1\xa0 name\"\n1,x\n");
+  EXPECT_TERN_ERROR(read_all(d.file("a.csv")), "a.csv", "header", "invalid UTF-8");
+  write_bytes(d.file("b.csv"), "id,\"multi\nline name\"\n1,x\n");
+  const auto g = read_all(d.file("b.csv"));
+  ASSERT_EQ(g.size(), 1u);
+  EXPECT_EQ(g[0].j["multi\nline name"], "x");
+}
+
 TEST(RecordReader, TsvAndTextAndSniffing) {
   ScratchDir d;
   write_bytes(d.file("a.tsv"), "label\ttext\n1\tsay \"hi\"\n");
