@@ -405,6 +405,17 @@ namespace {
 size_t argmax(const float* p, size_t n) {
   return static_cast<size_t>(std::max_element(p, p + n) - p);
 }
+// {"name": value, ...} in label order.
+void append_named_floats(std::string& out, const std::vector<std::string>& names, const float* v) {
+  out += '{';
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, names[i]);
+    out += ':';
+    append_float(out, v[i]);
+  }
+  out += '}';
+}
 }  // namespace
 
 void append_prediction_json(std::string& out, const ModelInfo& m, const float* z, bool with_logits) {
@@ -413,14 +424,8 @@ void append_prediction_json(std::string& out, const ModelInfo& m, const float* z
   if (m.kind == OutputKind::Single) {
     out += "\"label\":";
     append_json_string(out, m.labels[argmax(p.data(), L)]);
-    out += ",\"probs\":{";
-    for (size_t i = 0; i < L; ++i) {
-      if (i) out += ',';
-      append_json_string(out, m.labels[i]);
-      out += ':';
-      append_float(out, p[i]);
-    }
-    out += '}';
+    out += ",\"probs\":";
+    append_named_floats(out, m.labels, p.data());
   } else if (m.kind == OutputKind::Multi) {
     out += "\"labels\":[";
     bool first = true;
@@ -430,27 +435,15 @@ void append_prediction_json(std::string& out, const ModelInfo& m, const float* z
         first = false;
         append_json_string(out, m.labels[i]);
       }
-    out += "],\"probs\":{";
-    for (size_t i = 0; i < L; ++i) {
-      if (i) out += ',';
-      append_json_string(out, m.labels[i]);
-      out += ':';
-      append_float(out, p[i]);
-    }
-    out += '}';
+    out += "],\"probs\":";
+    append_named_floats(out, m.labels, p.data());
   } else if (m.kind == OutputKind::Regression) {
     if (L == 1) {
       out += "\"value\":";
       append_float(out, z[0]);
     } else {
-      out += "\"values\":{";
-      for (size_t i = 0; i < L; ++i) {
-        if (i) out += ',';
-        append_json_string(out, m.labels[i]);
-        out += ':';
-        append_float(out, z[i]);
-      }
-      out += '}';
+      out += "\"values\":";
+      append_named_floats(out, m.labels, z);
     }
   }
   if (with_logits && m.kind != OutputKind::Encoder) {
