@@ -19,6 +19,14 @@ CLI::Option* add_switch(CLI::App& app, const std::string& name, bool& value, con
       ->disable_flag_override();
 }
 
+void add_archive_input_options(CLI::App& app, ArchiveInputFlags& f) {
+  app.add_option("--format", f.format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
+  app.add_option("--encoding", f.encoding, "input encoding when not UTF-8 (an iconv name)");
+  app.add_option("--invalid-utf8", f.invalid_utf8, "a row with invalid UTF-8: a bad row, or kept with U+FFFD")
+      ->check(CLI::IsMember({"error", "replace"}));
+}
+
 void add_threads_option(CLI::App& app, int& threads) {
   app.add_option("--threads", threads,
                  "threads for tern and the BLAS libraries (0: all cores); results are deterministic per N")

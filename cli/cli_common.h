@@ -24,6 +24,13 @@ void add_threads_option(CLI::App& app, int& threads);
 // throws tern::Error naming the option; an unknown option is reported before a missing required one.
 bool parse_args(CLI::App& app, int argc, char** argv);
 
+// The archive-input options of the social commands (trends, coordinate, report): --format, --encoding and
+// --invalid-utf8 error|replace (the same name and values as tern infer's).
+struct ArchiveInputFlags {
+  std::string format = "auto", encoding, invalid_utf8 = "error";
+};
+void add_archive_input_options(CLI::App& app, ArchiveInputFlags& f);
+
 // Bounds tern's thread pool and the BLAS libraries to `threads` (0: all cores).
 void apply_threads(int threads);
 

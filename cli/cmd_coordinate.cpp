@@ -18,13 +18,12 @@ int cmd_coordinate(int argc, char** argv) {
       "tern coordinate"};
   init_app(app);
   std::vector<std::string> inputs;
-  std::string window = "60s", graphml, edges, components, format = "auto", map, errors, encoding;
+  std::string window = "60s", graphml, edges, components, map, errors;
   std::string types = "retweet,tweet,link,reply,hashtag";
   int64_t min_weight = 1;
   std::string embeddings;
   double min_similarity = 0.9;
   int min_hashtags = 3, min_text_chars = 10;
-  bool replace_utf8 = false;
   app.add_option("archives", inputs,
                  "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
       ->required();
@@ -45,19 +44,16 @@ int cmd_coordinate(int argc, char** argv) {
   app.add_option("--components", components, "write components / clusters with accounts and examples (JSON)");
   app.add_option("--map", map, "field=column,... as in tern trends");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <first output>.errors.jsonl)");
-  app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
-      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
-  app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
-  add_switch(app, "--replace-invalid-utf8", replace_utf8,
-             "replace invalid UTF-8 instead of rejecting the row");
+  ArchiveInputFlags input;
+  add_archive_input_options(app, input);
   if (!parse_args(app, argc, argv)) return 0;
   if (graphml.empty() && edges.empty() && components.empty())
     TERN_FAIL("one of --graphml, --edges or --components is required (see --help)");
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
-  ao.format = format;
-  ao.encoding = encoding;
-  ao.replace_invalid_utf8 = replace_utf8;
+  ao.format = input.format;
+  ao.encoding = input.encoding;
+  ao.replace_invalid_utf8 = input.invalid_utf8 == "replace";
   social::CoordOptions co;
   co.window_seconds = social::parse_duration(window, "--window");
   co.min_weight = min_weight;

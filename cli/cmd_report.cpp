@@ -15,7 +15,7 @@ int cmd_report(int argc, char** argv) {
   init_app(app);
   std::vector<std::string> inputs;
   std::string out, predictions, label_field = "label", title = "tern report", bucket = "10m", window = "60s";
-  std::string format = "auto", map, errors, group_by, encoding;
+  std::string map, errors, group_by;
   int64_t min_weight = 1, max_graph = 300;
   int top_trends = 8;
   app.add_option("archives", inputs,
@@ -35,15 +35,14 @@ int cmd_report(int argc, char** argv) {
                  "accounts drawn in the coordination graph (strongest first)");
   app.add_option("--map", map, "field=column,... as in tern trends");
   app.add_option("--errors", errors, "bad rows as JSON lines (default <out>.errors.jsonl)");
-  app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
-      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
-  app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
+  ArchiveInputFlags input;
+  add_archive_input_options(app, input);
   if (!parse_args(app, argc, argv)) return 0;
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.group_by = group_by;
-  ao.format = format;
-  ao.encoding = encoding;
+  ao.format = input.format;
+  ao.encoding = input.encoding;
   social::TrendOptions to;
   to.bucket_seconds = social::parse_duration(bucket, "--bucket");
   to.pairs_top = 50;

@@ -17,9 +17,9 @@ int cmd_trends(int argc, char** argv) {
       "tern trends"};
   init_app(app);
   std::vector<std::string> inputs;
-  std::string out, json_path, group_by, bucket = "10m", format = "auto", map, errors, encoding;
+  std::string out, json_path, group_by, bucket = "10m", map, errors;
   int64_t min_tweets = 1, pairs_top = 0;
-  bool replace_utf8 = false, all_pairs = false;
+  bool all_pairs = false;
   app.add_option("archives", inputs,
                  "archives: JSONL (snscrape, Twitter API v2/v1.1), CSV, TSV; .gz ok; - = stdin")
       ->required();
@@ -40,19 +40,16 @@ int cmd_trends(int argc, char** argv) {
   app.add_option("--errors", errors,
                  "bad rows as JSON lines (default <json>.errors.jsonl, else <out>/errors.jsonl, "
                  "else stderr)");
-  app.add_option("--format", format, "input format: auto (by extension, else sniffed), jsonl, csv, tsv")
-      ->check(CLI::IsMember({"auto", "jsonl", "csv", "tsv"}));
-  app.add_option("--encoding", encoding, "input encoding when not UTF-8 (an iconv name)");
-  add_switch(app, "--replace-invalid-utf8", replace_utf8,
-             "replace invalid UTF-8 instead of rejecting the row");
+  ArchiveInputFlags input;
+  add_archive_input_options(app, input);
   if (!parse_args(app, argc, argv)) return 0;
   if (out.empty() && json_path.empty()) TERN_FAIL("one of --out or --json is required (see --help)");
   social::ArchiveOptions ao;
   social::parse_field_map(map, ao);
   ao.group_by = group_by;
-  ao.format = format;
-  ao.encoding = encoding;
-  ao.replace_invalid_utf8 = replace_utf8;
+  ao.format = input.format;
+  ao.encoding = input.encoding;
+  ao.replace_invalid_utf8 = input.invalid_utf8 == "replace";
   social::TrendOptions to;
   to.bucket_seconds = social::parse_duration(bucket, "--bucket");
   to.min_tweets = min_tweets;
