@@ -53,4 +53,19 @@ void pad_rows(const Encoded& e, const int64_t* rows, int64_t n, int64_t T, int64
   }
 }
 
+int64_t pack_rows(const Encoded& e, const int64_t* rows, int64_t n, std::vector<int64_t>& ids,
+                  std::vector<int64_t>& offsets) {
+  ids.clear();
+  offsets.assign(1, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& r = e.ids[rows[i]];
+    if (r.empty())
+      ids.push_back(e.pad_id);
+    else
+      ids.insert(ids.end(), r.begin(), r.end());
+    offsets.push_back(static_cast<int64_t>(ids.size()));
+  }
+  return static_cast<int64_t>(ids.size());
+}
+
 }  // namespace tern::infer

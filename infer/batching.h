@@ -34,4 +34,10 @@ int64_t batch_width(const Encoded& e, const int64_t* rows, int64_t n);
 // row's end, mask (n, T) 1 on real tokens.
 void pad_rows(const Encoded& e, const int64_t* rows, int64_t n, int64_t T, int64_t* ids, int64_t* mask);
 
+// rows[0..n) of `e` packed back to back (no padding): ids (sum of their lengths) and offsets (n + 1), for
+// the packed forward (nn's PackedInput). An empty row is packed as one pad token so that every sequence
+// has a first token. Returns the number of tokens.
+int64_t pack_rows(const Encoded& e, const int64_t* rows, int64_t n, std::vector<int64_t>& ids,
+                  std::vector<int64_t>& offsets);
+
 }  // namespace tern::infer

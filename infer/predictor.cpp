@@ -8,6 +8,7 @@
 #include <functional>
 #include <numeric>
 
+#include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -254,14 +255,18 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
 // Predictor
 
 struct Predictor::Runners {
-  std::vector<ModelRunner> models;
-  std::vector<int64_t> ids, mask;  // reused batch inputs
+  struct Worker {
+    std::vector<ModelRunner> models;    // one per model
+    std::vector<int64_t> ids, offsets;  // reused packed batch inputs
+  };
+  std::vector<Worker> workers;
 };
 
 Predictor::Predictor(std::vector<std::shared_ptr<const InferModel>> models, const PredictOptions& opt)
     : models_(std::move(models)), opt_(opt), runners_(std::make_unique<Runners>()) {
   TERN_CHECK(!models_.empty(), "no model given");
   TERN_CHECK(opt_.batch_size >= 1, "batch size must be >= 1, got " << opt_.batch_size);
+  TERN_CHECK(opt_.workers >= 0, "workers must be >= 0, got " << opt_.workers);
   std::vector<std::string> keys;
   for (size_t i = 0; i < models_.size(); ++i) {
     const auto& m = *models_[i];
@@ -276,8 +281,11 @@ Predictor::Predictor(std::vector<std::shared_ptr<const InferModel>> models, cons
     TERN_CHECK(m.info().kind != OutputKind::Encoder || opt_.pool != Pool::None,
                m.info().path << ": the model has no classification head (an encoder checkpoint): it can give "
                                 "embeddings only");
-    runners_->models.emplace_back(m.weights_->model);
   }
+  const int nw = opt_.workers > 0 ? opt_.workers : std::max(1, num_threads());
+  runners_->workers.resize(static_cast<size_t>(nw));
+  for (auto& w : runners_->workers)
+    for (const auto& m : models_) w.models.emplace_back(m->weights_->model);
 }
 
 Predictor::~Predictor() = default;
@@ -296,7 +304,6 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
   std::vector<ModelResult> res(models_.size());
   for (size_t mi = 0; mi < models_.size(); ++mi) {
     const InferModel& im = *models_[mi];
-    ModelRunner& model = runners_->models[mi];
     const Encoded& e = enc[group_[mi]];
     const int64_t N = static_cast<int64_t>(e.size());
     const int64_t L = im.weights_->cfg.num_labels, C = im.weights_->cfg.hidden;
@@ -305,35 +312,54 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     if (head) r.logits.assign(static_cast<size_t>(N * L), 0.f);
     if (opt_.pool != Pool::None) r.embeddings.assign(static_cast<size_t>(N * C), 0.f);
     const std::vector<int64_t> order = length_order(e);
-    for (int64_t r0 = 0; r0 < N; r0 += opt_.batch_size) {
-      const int64_t n = std::min(opt_.batch_size, N - r0);
-      const int64_t T = batch_width(e, order.data() + r0, n);
-      auto& ids = runners_->ids;
-      auto& mask = runners_->mask;
-      ids.resize(static_cast<size_t>(n * T));
-      mask.resize(static_cast<size_t>(n * T));
-      pad_rows(e, order.data() + r0, n, T, ids.data(), mask.data());
-      auto st_ids = Storage::wrap(ids.data(), ids.size() * sizeof(int64_t), nullptr);
-      auto st_mask = Storage::wrap(mask.data(), mask.size() * sizeof(int64_t), nullptr);
-      const Tensor t_ids = Tensor::view_of(st_ids, 0, {n, T}, DType::I64);
-      const Tensor t_mask = Tensor::view_of(st_mask, 0, {n, T}, DType::I64);
-      const ModelOutputs o = model.forward(t_ids, t_mask, Tensor());
+    const int64_t bs = opt_.batch_size, batches = (N + bs - 1) / bs;
+    // One packed batch of rows order[r0 .. r0 + n) on worker w; results to their input rows.
+    auto run_batch = [&](Runners::Worker& w, int64_t bi) {
+      const int64_t r0 = bi * bs, n = std::min(bs, N - r0);
+      pack_rows(e, order.data() + r0, n, w.ids, w.offsets);
+      PackedInput in;
+      in.ids = w.ids.data();
+      in.offsets = w.offsets.data();
+      in.B = n;
+      const ModelOutputs o = w.models[mi].forward_packed(in);
+      const float* hs = o.last_hidden_state.f32();  // (tokens, C)
       for (int64_t i = 0; i < n; ++i) {
         const int64_t row = order[r0 + i];
         if (head) std::memcpy(&r.logits[row * L], o.logits.f32() + i * L, L * sizeof(float));
         if (opt_.pool == Pool::Cls) {
-          std::memcpy(&r.embeddings[row * C], o.last_hidden_state.f32() + i * T * C, C * sizeof(float));
+          std::memcpy(&r.embeddings[row * C], hs + w.offsets[i] * C, C * sizeof(float));
         } else if (opt_.pool == Pool::Mean) {
           // Mean over the real tokens (special tokens included, as sentence-transformers' mean pooling).
-          const int64_t len = static_cast<int64_t>(e.ids[row].size());
+          const int64_t t0 = w.offsets[i], len = w.offsets[i + 1] - t0;
           float* dst = &r.embeddings[row * C];
-          const float* h = o.last_hidden_state.f32() + i * T * C;
-          std::vector<double> acc(static_cast<size_t>(C), 0.0);
-          for (int64_t t = 0; t < len; ++t)
-            for (int64_t c = 0; c < C; ++c) acc[c] += h[t * C + c];
-          for (int64_t c = 0; c < C; ++c) dst[c] = static_cast<float>(acc[c] / static_cast<double>(len));
+          for (int64_t c = 0; c < C; ++c) {
+            double acc = 0.0;
+            for (int64_t t = 0; t < len; ++t) acc += hs[(t0 + t) * C + c];
+            dst[c] = static_cast<float>(acc / static_cast<double>(len));
+          }
         }
       }
+    };
+    const int64_t nw = std::min<int64_t>(static_cast<int64_t>(runners_->workers.size()), batches);
+    if (nw <= 1) {
+      for (int64_t bi = 0; bi < batches; ++bi) run_batch(runners_->workers[0], bi);
+    } else {
+      // Whole batches per thread; the kernels inside see an active parallel region and run serially.
+      std::exception_ptr err;
+#pragma omp parallel num_threads(static_cast <int>(nw))
+      {
+        Runners::Worker& w = runners_->workers[static_cast<size_t>(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t bi = 0; bi < batches; ++bi) {
+          try {
+            run_batch(w, bi);
+          } catch (...) {
+#pragma omp critical(tern_predict_error)
+            if (!err) err = std::current_exception();
+          }
+        }
+      }
+      if (err) std::rethrow_exception(err);
     }
     // Regression: undo the training's target scaling.
     if (im.info().kind == OutputKind::Regression && im.scale_kind_ != 0) {

@@ -83,10 +83,15 @@ struct PredictOptions {
   int64_t batch_size = 32;
   Pool pool = Pool::None;    // embeddings of every model
   int tokenize_threads = 0;  // 0: tern's thread count
+  // Batches run in parallel, one per worker thread (each single-threaded: no synchronisation inside a
+  // batch), instead of one batch at a time on all threads. 0: tern's thread count; 1: one batch at a time
+  // with the kernels' own threads.
+  int workers = 0;
 };
 
-// One worker: owns the reusable buffers of a runner per model. Not thread-safe; make one per thread (the
-// InferModels are shared).
+// Owns the reusable buffers of a runner per model and worker. Not thread-safe; make one per thread (the
+// InferModels are shared). Batches are packed (no padding) and length-sorted; with several workers each
+// thread runs whole batches.
 class Predictor {
  public:
   Predictor(std::vector<std::shared_ptr<const InferModel>> models, const PredictOptions& opt = {});

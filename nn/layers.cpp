@@ -1,5 +1,6 @@
 #include "nn/layers.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/gemm.h"
@@ -113,6 +114,28 @@ EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
 void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T,
                            LayerCache& cc, bool keep_probs, const LayerDropout* drop) const {
   const int64_t N = B * T;
+  forward_tokens(x, y, N, cc, keep_probs, drop, [&](const float* qkv, float* ctx) {
+    float* probs = keep_probs ? cc.probs.get(B * H * T * T) : nullptr;
+    attention(qkv, qkv + C, qkv + 2 * C, 3 * C, mask_add, B, T, H, D, 1.f / std::sqrt(static_cast<float>(D)),
+              ctx, C, probs, drop ? &drop->probs : nullptr);
+  });
+}
+
+void EncoderLayer::forward_packed(const float* x, float* y, const int64_t* offsets, int64_t B,
+                                  LayerCache& cc) const {
+  const int64_t N = offsets[B];
+  forward_tokens(x, y, N, cc, false, nullptr, [&](const float* qkv, float* ctx) {
+    // Inference keeps no probabilities: the probs buffer is the per-thread score scratch.
+    float* scratch = cc.probs.get(std::max<int64_t>(1, attention_packed_scratch(offsets, B)));
+    attention_packed(qkv, qkv + C, qkv + 2 * C, 3 * C, offsets, B, H, D,
+                     1.f / std::sqrt(static_cast<float>(D)), ctx, C, scratch);
+  });
+}
+
+// The token-wise part of the block (every op but attention works row by row on N = B*T or packed rows).
+void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCache& cc, bool keep_probs,
+                                  const LayerDropout* drop,
+                                  const std::function<void(const float*, float*)>& attend) const {
   // qkv (N, 3C): columns [0, C) = Q, [C, 2C) = K, [2C, 3C) = V.
   float* qkv = cc.qkv.get(N * 3 * C);
   if (qkv_fused()) {
@@ -128,13 +151,8 @@ void EncoderLayer::forward(const float* x, float* y, const float* mask_add, int6
       for (int64_t c = 0; c < 3 * C; ++c)
         qkv[r * 3 * C + c] += (c < C ? q : c < 2 * C ? k : v).b->value.f32()[c % C];
   }
-  const float* qb = qkv;
-  const float* kb = qkv + C;
-  const float* vb = qkv + 2 * C;
   float* ctx = cc.ctx.get(N * C);
-  float* probs = keep_probs ? cc.probs.get(B * H * T * T) : nullptr;
-  attention(qb, kb, vb, 3 * C, mask_add, B, T, H, D, 1.f / std::sqrt(static_cast<float>(D)), ctx, C, probs,
-            drop ? &drop->probs : nullptr);
+  attend(qkv, ctx);
   // attn_ln_in = ctx W_o^T, then (+ b_o + x) in place; h = LN1(attn_ln_in)
   float* a = cc.attn_ln_in.get(N * C);
   const bool drop_a = drop && drop->attn_out.active(), drop_o = drop && drop->ffn_out.active();

@@ -4,6 +4,7 @@
 // (MultiHeadSelfAttention, FFN, TransformerBlock): all post-LN.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,9 @@ class EncoderLayer {
   // train: keep everything backward needs in `cache` and apply `drop`.
   void forward(const float* x, float* y, const float* mask_add, int64_t B, int64_t T, LayerCache& cache,
                bool train, const LayerDropout* drop = nullptr) const;
+  // Inference on a packed variable-length batch: sequence b holds rows [offsets[b], offsets[b+1]) of x and
+  // y (N = offsets[B] rows of C) and attends to its own tokens only. offsets: (B + 1).
+  void forward_packed(const float* x, float* y, const int64_t* offsets, int64_t B, LayerCache& cache) const;
   // Backward of a training forward with input x and cache: dy (B*T, C) in; dx (B*T, C) written when
   // non-null. Parameter gradients accumulate when the layer is trainable.
   void backward(const float* x, const float* dy, float* dx, int64_t B, int64_t T, LayerCache& cache,
@@ -95,6 +99,10 @@ class EncoderLayer {
  private:
   // Q, K and V weights (and biases) adjacent in memory: one (3C, C) GEMM instead of three.
   bool qkv_fused() const;
+  // Everything but attention, on N rows; attend(qkv (N, 3C), ctx (N, C)) fills the attention context.
+  void forward_tokens(const float* x, float* y, int64_t N, LayerCache& cache, bool keep_probs,
+                      const LayerDropout* drop,
+                      const std::function<void(const float*, float*)>& attend) const;
   Tensor qkv_w_, qkv_b_;  // inference storage that makes them adjacent (training: the arena does)
 };
 

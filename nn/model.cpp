@@ -158,17 +158,7 @@ HeadDropout LoadedModel::head_dropout(const Dropout& d, size_t k) const {
 void LoadedModel::embed(Workspace& ws, const int64_t* ids, const int64_t* tti, int64_t B, int64_t T,
                         float* out) const {
   const ModelConfig& c = cfg_;
-  const int64_t C = c.hidden, N = B * T;
-  embedding_gather(ids, N, word_->value.f32(), c.vocab_size, C, out);
-  if (type_) {
-    if (tti) {
-      embedding_gather(tti, N, type_->value.f32(), c.type_vocab_size, C, out, /*accumulate=*/true);
-    } else {
-      const float* t0 = type_->value.f32();
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t j = 0; j < C; ++j) out[n * C + j] += t0[j];
-    }
-  }
+  const int64_t N = B * T;
   // Position ids: 0..T-1 (BERT, DistilBERT); RoBERTa counts non-padding tokens from padding_idx + 1
   // (create_position_ids_from_input_ids: cumsum(ids != pad) * (ids != pad) + pad).
   std::vector<int64_t>& pos_ids = ws.pos_ids;
@@ -190,7 +180,25 @@ void LoadedModel::embed(Workspace& ws, const int64_t* ids, const int64_t* tti, i
     TERN_CHECK(pos_ids[n] < c.max_positions,
                "sequence of length " << T << " needs position " << pos_ids[n]
                                      << " but the model has max_position_embeddings = " << c.max_positions);
-  embedding_gather(pos_ids.data(), N, pos_->value.f32(), c.max_positions, C, out, /*accumulate=*/true);
+  embed_rows(ids, tti, N, pos_ids.data(), out);
+}
+
+// out (N, C) = word[ids] + type[tti] + pos[pos_ids] for N tokens with their position ids.
+void LoadedModel::embed_rows(const int64_t* ids, const int64_t* tti, int64_t N, const int64_t* pos_ids,
+                             float* out) const {
+  const ModelConfig& c = cfg_;
+  const int64_t C = c.hidden;
+  embedding_gather(ids, N, word_->value.f32(), c.vocab_size, C, out);
+  if (type_) {
+    if (tti) {
+      embedding_gather(tti, N, type_->value.f32(), c.type_vocab_size, C, out, /*accumulate=*/true);
+    } else {
+      const float* t0 = type_->value.f32();
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < C; ++j) out[n * C + j] += t0[j];
+    }
+  }
+  embedding_gather(pos_ids, N, pos_->value.f32(), c.max_positions, C, out, /*accumulate=*/true);
 }
 
 namespace {
@@ -284,6 +292,15 @@ ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const 
   // The first token's hidden state, the pooler, the heads.
   float* first = ws.first.get(B * C);  // (B, C)
   for (int64_t b = 0; b < B; ++b) std::memcpy(first + b * C, x + b * T * C, C * sizeof(float));
+  pool_and_heads(ws, B, train, out);
+  ws.train = train != nullptr;
+  return out;
+}
+
+// Pooler and heads on ws.first (B, C).
+void LoadedModel::pool_and_heads(Workspace& ws, int64_t B, const Dropout* train, ModelOutputs& out) const {
+  const int64_t C = cfg_.hidden;
+  const float* first = ws.first.data();
   const float* pooled = nullptr;
   if (pooler_) {
     float* p = ws.pooled.get(B * C);  // (B, C)
@@ -301,7 +318,48 @@ ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const 
     out.head_logits.push_back(ws.heads[k].logits.view({B, L}));
   }
   if (!out.head_logits.empty()) out.logits = out.head_logits[0];
-  ws.train = train != nullptr;
+}
+
+ModelOutputs LoadedModel::forward_packed(Workspace& ws, const PackedInput& in) const {
+  const ModelConfig& c = cfg_;
+  const int64_t B = in.B, C = c.hidden;
+  TERN_CHECK(B > 0 && in.ids && in.offsets && in.offsets[0] == 0, "packed batch: empty or offsets[0] != 0");
+  for (int64_t b = 0; b < B; ++b)
+    TERN_CHECK(in.offsets[b + 1] > in.offsets[b], "packed batch: sequence " << b << " is empty");
+  const int64_t N = in.offsets[B];
+  // Position ids per sequence, as the padded forward gives its real tokens (RoBERTa: HF's cumsum rule).
+  std::vector<int64_t>& pos_ids = ws.pos_ids;
+  pos_ids.resize(N);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t count = 0;
+    for (int64_t n = in.offsets[b], t = 0; n < in.offsets[b + 1]; ++n, ++t) {
+      if (c.arch == Arch::Roberta) {
+        const bool tok = in.ids[n] != c.pad_token_id;
+        count += tok;
+        pos_ids[n] = tok ? count + c.pad_token_id : c.pad_token_id;
+      } else {
+        pos_ids[n] = t;
+      }
+      TERN_CHECK(pos_ids[n] < c.max_positions,
+                 "sequence of length " << in.offsets[b + 1] - in.offsets[b] << " needs position "
+                                       << pos_ids[n]
+                                       << " but the model has max_position_embeddings = " << c.max_positions);
+    }
+  }
+  float* a = ws.x0.get(N * C);  // (N, C) packed hidden states, ping-pong
+  float* b = ws.x1.get(N * C);
+  embed_rows(in.ids, type_ ? in.token_type_ids : nullptr, N, pos_ids.data(), a);
+  layer_norm(a, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), a, N, C, emb_ln_.eps);
+  for (const auto& layer : layers_) {
+    layer.forward_packed(a, b, in.offsets, B, ws.layer);
+    std::swap(a, b);
+  }
+  ModelOutputs out;
+  out.last_hidden_state = (a == ws.x0.data() ? ws.x0 : ws.x1).view({N, C});
+  float* first = ws.first.get(B * C);  // (B, C)
+  for (int64_t i = 0; i < B; ++i) std::memcpy(first + i * C, a + in.offsets[i] * C, C * sizeof(float));
+  pool_and_heads(ws, B, nullptr, out);
+  ws.train = false;
   return out;
 }
 
@@ -309,6 +367,10 @@ ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const 
 
 ModelRunner::ModelRunner(std::shared_ptr<const LoadedModel> model) : model_(std::move(model)) {
   TERN_CHECK(model_, "ModelRunner: no model");
+}
+
+ModelOutputs ModelRunner::forward_packed(const PackedInput& in) {
+  return model_->forward_packed(ws_, in);
 }
 
 ModelOutputs ModelRunner::forward(const Tensor& input_ids, const Tensor& attention_mask,

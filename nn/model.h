@@ -27,6 +27,15 @@ struct ModelOutputs {
   std::vector<Tensor> head_logits;  // (B, num_outputs of head k) per head, in LoadedModel::heads() order
 };
 
+// A packed variable-length batch (inference): B sequences back to back, no padding. Every token-wise op
+// runs on the N = offsets[B] real tokens; attention runs per sequence.
+struct PackedInput {
+  const int64_t* ids = nullptr;      // (N) token ids
+  const int64_t* offsets = nullptr;  // (B + 1) sequence b = rows [offsets[b], offsets[b+1]), offsets[0] = 0
+  const int64_t* token_type_ids = nullptr;  // (N), or null: zeros
+  int64_t B = 0;
+};
+
 // Dropout probabilities of a training forward (HF: hidden_dropout_prob, attention_probs_dropout_prob,
 // classifier_dropout / seq_classif_dropout). All zero = deterministic training forward.
 struct Dropout {
@@ -124,6 +133,11 @@ class LoadedModel {
   ModelOutputs forward(Workspace& ws, const Tensor& input_ids, const Tensor& attention_mask,
                        const Tensor& token_type_ids, const Dropout* train = nullptr) const;
 
+  // Inference on a packed batch: last_hidden_state is (N, C) (row offsets[b] is sequence b's first token);
+  // pooler_output, logits and head_logits are (B, ...) as for forward(). Same values as forward() on the
+  // padded batch, up to float rounding.
+  ModelOutputs forward_packed(Workspace& ws, const PackedInput& in) const;
+
   const ModelConfig& config() const { return cfg_; }
   const std::string& source() const { return source_; }
   const std::vector<std::string>& labels() const { return cfg_.labels; }  // id2label in id order
@@ -149,6 +163,10 @@ class LoadedModel {
   friend class Model;  // training changes the parameters (arena, freezing, gradients)
   // out (B*T, C) = word[ids] + type[tti] + pos[pos_ids], position ids into ws.pos_ids (no LayerNorm).
   void embed(Workspace& ws, const int64_t* ids, const int64_t* tti, int64_t B, int64_t T, float* out) const;
+  void embed_rows(const int64_t* ids, const int64_t* tti, int64_t N, const int64_t* pos_ids,
+                  float* out) const;
+  // The pooler and the heads on ws.first (B, C); fills out's pooler_output, logits, head_logits.
+  void pool_and_heads(Workspace& ws, int64_t B, const Dropout* train, ModelOutputs& out) const;
   LayerDropout layer_dropout(const Dropout& d, int64_t i) const;
   HeadDropout head_dropout(const Dropout& d, size_t k) const;
   // Backward of the training forward that filled `ws`; d_logits: one per head (null: no gradient).
@@ -180,6 +198,8 @@ class ModelRunner {
   // input_ids, attention_mask: int64 (B, T); token_type_ids: int64 (B, T) or undefined (zeros).
   // The outputs are views into this runner's buffers, valid until its next forward(); clone() to keep them.
   ModelOutputs forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids);
+  // A packed variable-length batch (see PackedInput); outputs as LoadedModel::forward_packed.
+  ModelOutputs forward_packed(const PackedInput& in);
   const LoadedModel& model() const { return *model_; }
   const std::shared_ptr<const LoadedModel>& shared_model() const { return model_; }
 

@@ -181,6 +181,20 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
   }
 }
 
+// out[i, :] = sum_j P[i, j] V[j, :]: row i of P scales the rows of V (a row-major axpy order that keeps the
+// D outputs of a row in registers in the AVX-512 build).
+void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, float* out, int64_t ldo) {
+  for (int64_t i = 0; i < L; ++i) {
+    float* o = out + i * ldo;
+    for (int64_t d = 0; d < D; ++d) o[d] = 0.f;
+    for (int64_t j = 0; j < L; ++j) {
+      const float p = P[i * L + j];
+      const float* vj = V + j * ldv;
+      for (int64_t d = 0; d < D; ++d) o[d] += p * vj[d];
+    }
+  }
+}
+
 }  // namespace detail::base
 
 // ---- Public entry points ----
@@ -258,6 +272,43 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
       Pv = tmp;
     }
     sgemm(false, false, T, D, T, 1.f, Pv, T, vb, ld_in, 0.f, out + b * T * ld_out + h * D, ld_out);
+  }
+}
+
+void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, float* out, int64_t ldo) {
+  TERN_DISPATCH(attn_pv, P, L, V, ldv, D, out, ldo);
+}
+
+int64_t attention_packed_scratch(const int64_t* offsets, int64_t B) {
+  int64_t lmax = 0;
+  for (int64_t b = 0; b < B; ++b) lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
+  return static_cast<int64_t>(omp_get_max_threads()) * lmax * lmax;
+}
+
+// One (sequence, head) pair per task: S = Q_b K_b^T through sgemm on the head's strided columns (tern's
+// A B^T kernel for short sequences), softmax in place, then O = P V by attn_pv.
+void attention_packed(const float* q, const float* k, const float* v, int64_t ld_in, const int64_t* offsets,
+                      int64_t B, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
+                      float* scratch) {
+  TERN_CHECK(B >= 0 && H > 0 && D > 0 && offsets[0] == 0,
+             "attention_packed sizes B=" << B << " H=" << H << " D=" << D);
+  int64_t lmax = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    TERN_CHECK(offsets[b + 1] >= offsets[b], "attention_packed: offsets decrease at " << b);
+    lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
+  }
+  const int64_t pairs = B * H;
+#pragma omp parallel for schedule(dynamic, 1) if (pairs > 1)
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int64_t b = p / H, h = p % H, o = offsets[b], L = offsets[b + 1] - o;
+    if (L == 0) continue;
+    float* S = scratch + static_cast<int64_t>(omp_get_thread_num()) * lmax * lmax;
+    const float* qb = q + o * ld_in + h * D;
+    const float* kb = k + o * ld_in + h * D;
+    const float* vb = v + o * ld_in + h * D;
+    sgemm(false, true, L, L, D, scale, qb, ld_in, kb, ld_in, 0.f, S, L);
+    softmax_rows(S, L, L, nullptr);
+    attn_pv(S, L, vb, ld_in, D, out + o * ld_out + h * D, ld_out);
   }
 }
 

@@ -215,6 +215,68 @@ void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add) {
   }
 }
 
+// out (L, D) = P (L, L) V (L, D), D <= 128 held in up to 8 accumulators per row: for each j, broadcast
+// P[i, j] and FMA it with row j of V. Larger D in chunks of 128 columns.
+void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, float* out, int64_t ldo) {
+  if (D == 64) {
+    // The head size of BERT-base and -mini: four accumulators in registers, two rows at a time.
+    int64_t i = 0;
+    for (; i + 2 <= L; i += 2) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      const float* pi = P + i * L;
+      for (int64_t j = 0; j < L; ++j) {
+        const float* vj = V + j * ldv;
+        const __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16), v2 = _mm512_loadu_ps(vj + 32),
+                     v3 = _mm512_loadu_ps(vj + 48);
+        const __m512 p = _mm512_set1_ps(pi[j]), q = _mm512_set1_ps(pi[L + j]);
+        a0 = _mm512_fmadd_ps(p, v0, a0), a1 = _mm512_fmadd_ps(p, v1, a1);
+        a2 = _mm512_fmadd_ps(p, v2, a2), a3 = _mm512_fmadd_ps(p, v3, a3);
+        b0 = _mm512_fmadd_ps(q, v0, b0), b1 = _mm512_fmadd_ps(q, v1, b1);
+        b2 = _mm512_fmadd_ps(q, v2, b2), b3 = _mm512_fmadd_ps(q, v3, b3);
+      }
+      float* o = out + i * ldo;
+      _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1), _mm512_storeu_ps(o + 32, a2);
+      _mm512_storeu_ps(o + 48, a3);
+      o += ldo;
+      _mm512_storeu_ps(o, b0), _mm512_storeu_ps(o + 16, b1), _mm512_storeu_ps(o + 32, b2);
+      _mm512_storeu_ps(o + 48, b3);
+    }
+    if (i < L) {
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      const float* pi = P + i * L;
+      for (int64_t j = 0; j < L; ++j) {
+        const float* vj = V + j * ldv;
+        const __m512 p = _mm512_set1_ps(pi[j]);
+        a0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj), a0),
+        a1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16), a1);
+        a2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 32), a2);
+        a3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 48), a3);
+      }
+      float* o = out + i * ldo;
+      _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1), _mm512_storeu_ps(o + 32, a2);
+      _mm512_storeu_ps(o + 48, a3);
+    }
+    return;
+  }
+  for (int64_t d0 = 0; d0 < D; d0 += 128) {
+    const int64_t dn = std::min<int64_t>(128, D - d0), nv = (dn + 15) / 16;
+    __mmask16 m[8];
+    for (int64_t u = 0; u < 8; ++u) m[u] = u < nv ? tail_mask(dn - 16 * u) : 0;
+    for (int64_t i = 0; i < L; ++i) {
+      __m512 acc[8];
+      for (int u = 0; u < 8; ++u) acc[u] = _mm512_setzero_ps();
+      const float* pi = P + i * L;
+      for (int64_t j = 0; j < L; ++j) {
+        const __m512 pj = _mm512_set1_ps(pi[j]);
+        const float* vj = V + j * ldv + d0;
+        for (int64_t u = 0; u < nv; ++u)
+          acc[u] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m[u], vj + 16 * u), acc[u]);
+      }
+      for (int64_t u = 0; u < nv; ++u) _mm512_mask_storeu_ps(out + i * ldo + d0 + 16 * u, m[u], acc[u]);
+    }
+  }
+}
+
 // d/dx GELU(x) = Phi(x) + x phi(x);  d/dx GELU_tanh(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2).
 void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act a) {
   const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.f);

@@ -16,7 +16,8 @@ bool kernels_use_avx512();
   void add_bias_residual_layer_norm(float* x, const float* bias, const float* residual, const float* gamma, \
                                     const float* beta, float* out, int64_t R, int64_t C, float eps,         \
                                     float* mean, float* rstd);                                              \
-  void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add);
+  void softmax_rows(float* x, int64_t R, int64_t C, const float* mask_add);                                 \
+  void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, float* out, int64_t ldo);
 
 namespace base {
 TERN_KERNEL_SET

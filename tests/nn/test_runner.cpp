@@ -96,6 +96,62 @@ TEST(Runner, MatchesHfAndModelBitForBit) {
   }
 }
 
+// The packed forward (no padding, attention per sequence) on the fixture's rows, stripped of their
+// padding: the pooler output and logits match Hugging Face's reference and the padded forward, and each
+// sequence's hidden states match the padded forward's rows of real tokens.
+TEST(Runner, PackedForwardMatchesPaddedAndHf) {
+  for (const char* name : kTinyNames) {
+    const std::string dir = test::kTiny + "/" + name;
+    ModelBundle b = import_hf(dir);
+    std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir);
+    const Inputs in = fixture_inputs(dir);
+    const int64_t B = in.ids.size(0), T = in.ids.size(1), C = lm->config().hidden;
+    std::vector<int64_t> ids, tti, offsets = {0};
+    int64_t padded_tokens = 0;
+    for (int64_t r = 0; r < B; ++r)
+      for (int64_t t = 0; t < T; ++t) {
+        if (in.mask.i64()[r * T + t] == 0) {
+          ++padded_tokens;
+          continue;
+        }
+        // Real tokens come first in every fixture row (right padding).
+        ASSERT_EQ(static_cast<int64_t>(ids.size()), offsets.back() + t) << name;
+        ids.push_back(in.ids.i64()[r * T + t]);
+        tti.push_back(in.tti.defined() ? in.tti.i64()[r * T + t] : 0);
+        if (t + 1 == T || in.mask.i64()[r * T + t + 1] == 0)
+          offsets.push_back(static_cast<int64_t>(ids.size()));
+      }
+    ASSERT_EQ(static_cast<int64_t>(offsets.size()), B + 1) << name;
+    EXPECT_GT(padded_tokens, 0) << name << ": the fixture should have padding for this test to mean anything";
+    ModelRunner r(lm);
+    const Kept padded = keep(r.forward(in.ids, in.mask, in.tti));
+    PackedInput pin;
+    pin.ids = ids.data();
+    pin.offsets = offsets.data();
+    pin.token_type_ids = in.tti.defined() ? tti.data() : nullptr;
+    pin.B = B;
+    const ModelOutputs o = r.forward_packed(pin);
+    ASSERT_EQ(o.last_hidden_state.size(0), offsets[B]) << name;
+    float md = 0;
+    for (int64_t s = 0; s < B; ++s)
+      for (int64_t t = 0; t < offsets[s + 1] - offsets[s]; ++t)
+        for (int64_t c = 0; c < C; ++c)
+          md = std::max(md, std::fabs(o.last_hidden_state.f32()[(offsets[s] + t) * C + c] -
+                                      padded.lhs.f32()[(s * T + t) * C + c]));
+    EXPECT_LT(md, 1e-5f) << name;
+    TensorMap want = read_h5_arrays(dir + "/reference.h5",
+                                    std::vector<std::string>{"pooler_output", "logits"}, "outputs", false);
+    if (o.pooler_output.defined()) {
+      EXPECT_LT(max_diff(o.pooler_output, padded.pooled), 1e-5f) << name;
+      EXPECT_LT(max_diff(o.pooler_output, want.at("pooler_output")), 1e-4f) << name;
+    }
+    if (o.logits.defined()) {
+      EXPECT_LT(max_diff(o.logits, padded.logits), 1e-5f) << name;
+      EXPECT_LT(max_diff(o.logits, want.at("logits")), 1e-4f) << name;
+    }
+  }
+}
+
 // Two runners on one LoadedModel, each in its own thread, many batches at once: every output is the bits that
 // one runner alone computes.
 TEST(Runner, TwoThreadsGiveTheBitsOfOne) {

@@ -284,6 +284,41 @@ TEST_P(BothIsas, AttentionMatchesReference) {
     for (int64_t i = 0; i < T; ++i) EXPECT_EQ(probs[((1 * H + h) * T + i) * T + 9], 0.f);
 }
 
+// Packed sequences of lengths 5, 1, 12, 0, 7 attend within themselves: each equals the reference attention
+// of that sequence alone (B = 1, no mask). D = 64 (the AVX-512 P V fast path) and D = 24 (masked tail).
+TEST_P(BothIsas, PackedAttentionMatchesReferencePerSequence) {
+  for (const int64_t D : {64, 24}) {
+    const int64_t H = 3, C = H * D, ld = 3 * C;
+    const std::vector<int64_t> offsets = {0, 5, 6, 18, 18, 25};
+    const int64_t B = 5, N = offsets[B];
+    auto qkv = randn(N * ld, 21);
+    std::vector<float> out(N * C, -1.f), r(N * C, -2.f);
+    std::vector<float> scratch(static_cast<size_t>(attention_packed_scratch(offsets.data(), B)));
+    EXPECT_GE(scratch.size(), 12u * 12u);
+    const float scale = 1.f / std::sqrt(static_cast<float>(D));
+    attention_packed(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, offsets.data(), B, H, D, scale,
+                     out.data(), C, scratch.data());
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t o = offsets[b], L = offsets[b + 1] - o;
+      if (L == 0) continue;
+      ref::attention(qkv.data() + o * ld, qkv.data() + o * ld + C, qkv.data() + o * ld + 2 * C, ld, nullptr,
+                     1, L, H, D, scale, r.data() + o * C, C);
+    }
+    EXPECT_LT(max_abs_diff(out, r), 2e-6f) << "D=" << D;
+  }
+}
+
+TEST_P(BothIsas, AttnPvHandComputed) {
+  // P (2, 2) = [[0.25, 0.75], [1, 0]], V (2, 3) rows [1, 2, 3], [5, 6, 7] (stride 4), out stride 5.
+  const float P[4] = {0.25f, 0.75f, 1.f, 0.f};
+  const float V[8] = {1, 2, 3, 99, 5, 6, 7, 99};
+  float out[10];
+  for (float& x : out) x = -7.f;
+  attn_pv(P, 2, V, 4, 3, out, 5);
+  const float want[10] = {4, 5, 6, -7, -7, 1, 2, 3, -7, -7};
+  for (int i = 0; i < 10; ++i) EXPECT_FLOAT_EQ(out[i], want[i]) << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, BothIsas, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "avx512" : "baseline"; });
 
