@@ -1,0 +1,233 @@
+// AVX512-VNNI (vpdpbusd, u8 x s8 -> s32) and AVX512-BF16 (vdpbf16ps, bf16 x bf16 -> f32) GEMM kernels for
+// PackedWeight: y (M, N) = x (M, K) W^T with W prepacked in 64-byte operands of 16 output channels
+// (tensor/lowp_impl.h). The micro-kernel keeps an MR x (NB * 16) block of y in MR * NB zmm accumulators
+// (6 x 64 = 24 registers); each reduction step loads NB weight operands and broadcasts one 32-bit group
+// (4 u8 or 2 bf16) of each of the MR rows of x. Dequantisation, bias and beta * y are fused into the store.
+//
+// Compiled alone with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512vnni -mavx512bf16 -mfma;
+// packed_weight.cpp calls it only when the CPU has them.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "tensor/lowp_impl.h"
+
+namespace tern::detail::lowp::avx512 {
+
+namespace {
+
+constexpr int kMR = 6;  // rows of x per micro-kernel
+constexpr int kNB = 4;  // 16-column blocks per micro-kernel
+
+inline __mmask16 tail_mask(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Stores one 16-column vector v of a row of y (masked to N) after v += beta * y (one rounding, fma).
+inline void store_row(__m512 v, float* y, float beta, __mmask16 m) {
+  if (beta != 0.f) v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y), v);
+  _mm512_mask_storeu_ps(y, m, v);
+}
+
+template <int MR, int NB>
+void i8_tile(const I8Args& a, int64_t m, int64_t b) {
+  __m512i acc[MR][NB];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_si512();
+  const int64_t K4 = a.Kp / 4;
+  const int8_t* w = a.w + b * 16 * a.Kp;
+  const uint8_t* x = a.xq + m * a.Kp;
+  const int64_t wstride = 16 * a.Kp;
+  for (int64_t k = 0; k < K4; ++k) {
+    __m512i wv[NB];
+    for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(w + j * wstride + k * 64);
+    for (int i = 0; i < MR; ++i) {
+      const __m512i xv = _mm512_set1_epi32(load_i32(x + i * a.Kp + k * 4));
+      for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv, wv[j]);
+    }
+  }
+  for (int j = 0; j < NB; ++j) {
+    const int64_t c = (b + j) * 16;
+    const __mmask16 msk = tail_mask(a.N - c);
+    const __m512i cs = _mm512_loadu_si512(a.colsum + c);
+    const __m512 ws = _mm512_loadu_ps(a.ws + c);
+    for (int i = 0; i < MR; ++i) {
+      // (acc - zp * colsum) exactly in int32, then * (row scale * channel scale): the twin's order.
+      const __m512i q = _mm512_sub_epi32(acc[i][j], _mm512_mullo_epi32(_mm512_set1_epi32(a.xzp[m + i]), cs));
+      const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(a.xs[m + i]), ws);
+      const __m512 v =
+          a.bias ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), sc, _mm512_maskz_loadu_ps(msk, a.bias + c))
+                 : _mm512_mul_ps(_mm512_cvtepi32_ps(q), sc);
+      store_row(v, a.y + (m + i) * a.ldy + c, a.beta, msk);
+    }
+  }
+}
+
+template <int MR, int NB>
+void bf16_tile(const Bf16Args& a, int64_t m, int64_t b) {
+  __m512 acc[MR][NB];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
+  const int64_t K2 = a.Kp / 2;
+  const uint16_t* w = a.w + b * 16 * a.Kp;
+  const uint16_t* x = a.xb + m * a.Kp;
+  const int64_t wstride = 16 * a.Kp;
+  for (int64_t k = 0; k < K2; ++k) {
+    __m512bh wv[NB];
+    for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * wstride + k * 32);
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh xv = (__m512bh)_mm512_set1_epi32(load_i32(x + i * a.Kp + k * 2));
+      for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
+    }
+  }
+  for (int j = 0; j < NB; ++j) {
+    const int64_t c = (b + j) * 16;
+    const __mmask16 msk = tail_mask(a.N - c);
+    const __m512 bv = a.bias ? _mm512_maskz_loadu_ps(msk, a.bias + c) : _mm512_setzero_ps();
+    for (int i = 0; i < MR; ++i)
+      store_row(_mm512_add_ps(acc[i][j], bv), a.y + (m + i) * a.ldy + c, a.beta, msk);
+  }
+}
+
+// Dispatch on the (MR, NB) of a remainder tile.
+template <typename Args, template <int, int> class K>
+void tiles(const Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; b += kNB) {
+    const int64_t nb = std::min<int64_t>(kNB, b1 - b);
+    for (int64_t m = m0; m < m1; m += kMR) {
+      const int64_t mr = std::min<int64_t>(kMR, m1 - m);
+      K<0, 0>::run(a, m, b, static_cast<int>(mr), static_cast<int>(nb));
+    }
+  }
+}
+
+template <int, int>
+struct I8K {
+  template <int MR>
+  static void nb(const I8Args& a, int64_t m, int64_t b, int n) {
+    switch (n) {
+      case 4:
+        return i8_tile<MR, 4>(a, m, b);
+      case 3:
+        return i8_tile<MR, 3>(a, m, b);
+      case 2:
+        return i8_tile<MR, 2>(a, m, b);
+      default:
+        return i8_tile<MR, 1>(a, m, b);
+    }
+  }
+  static void run(const I8Args& a, int64_t m, int64_t b, int mr, int n) {
+    switch (mr) {
+      case 6:
+        return nb<6>(a, m, b, n);
+      case 5:
+        return nb<5>(a, m, b, n);
+      case 4:
+        return nb<4>(a, m, b, n);
+      case 3:
+        return nb<3>(a, m, b, n);
+      case 2:
+        return nb<2>(a, m, b, n);
+      default:
+        return nb<1>(a, m, b, n);
+    }
+  }
+};
+
+template <int, int>
+struct Bf16K {
+  template <int MR>
+  static void nb(const Bf16Args& a, int64_t m, int64_t b, int n) {
+    switch (n) {
+      case 4:
+        return bf16_tile<MR, 4>(a, m, b);
+      case 3:
+        return bf16_tile<MR, 3>(a, m, b);
+      case 2:
+        return bf16_tile<MR, 2>(a, m, b);
+      default:
+        return bf16_tile<MR, 1>(a, m, b);
+    }
+  }
+  static void run(const Bf16Args& a, int64_t m, int64_t b, int mr, int n) {
+    switch (mr) {
+      case 6:
+        return nb<6>(a, m, b, n);
+      case 5:
+        return nb<5>(a, m, b, n);
+      case 4:
+        return nb<4>(a, m, b, n);
+      case 3:
+        return nb<3>(a, m, b, n);
+      case 2:
+        return nb<2>(a, m, b, n);
+      default:
+        return nb<1>(a, m, b, n);
+    }
+  }
+};
+
+}  // namespace
+
+void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,
+                      float* xs, int32_t* xzp) {
+  for (int64_t m = m0; m < m1; ++m) {
+    const float* xr = x + m * ldx;
+    __m512 mn = _mm512_set1_ps(0.f), mx = _mm512_set1_ps(0.f);  // the range always includes 0
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+      const __m512 v = _mm512_loadu_ps(xr + k);
+      mn = _mm512_min_ps(mn, v);
+      mx = _mm512_max_ps(mx, v);
+    }
+    if (k < K) {
+      const __m512 v = _mm512_maskz_loadu_ps(tail_mask(K - k), xr + k);  // zeros past K: range has 0
+      mn = _mm512_min_ps(mn, v);
+      mx = _mm512_max_ps(mx, v);
+    }
+    const RowQuant r = row_quant(_mm512_reduce_min_ps(mn), _mm512_reduce_max_ps(mx));
+    xs[m] = r.scale;
+    xzp[m] = r.zp;
+    const __m512 inv = _mm512_set1_ps(r.inv);
+    const __m512i zp = _mm512_set1_epi32(r.zp), lo = _mm512_setzero_si512(), hi = _mm512_set1_epi32(255);
+    uint8_t* q = xq + m * Kp;
+    for (k = 0; k < K; k += 16) {
+      const __mmask16 msk = tail_mask(K - k);
+      const __m512 v = _mm512_maskz_loadu_ps(msk, xr + k);
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)), zp);  // nearest even
+      iv = _mm512_min_epi32(_mm512_max_epi32(iv, lo), hi);
+      _mm512_mask_cvtepi32_storeu_epi8(q + k, msk, iv);
+    }
+    for (k = K; k < Kp; ++k) q[k] = 0;
+  }
+}
+
+void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint16_t* xb) {
+  for (int64_t m = m0; m < m1; ++m) {
+    const float* xr = x + m * ldx;
+    uint16_t* o = xb + m * Kp;
+    for (int64_t k = 0; k < K; k += 16) {
+      const __mmask16 msk = tail_mask(K - k);
+      const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(msk, xr + k));
+      _mm256_mask_storeu_epi16(o + k, msk, (__m256i)h);
+    }
+    for (int64_t k = K; k < Kp; ++k) o[k] = 0;
+  }
+}
+
+void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+  tiles<I8Args, I8K>(a, m0, m1, b0, b1);
+}
+
+void gemm_bf16(const Bf16Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+  tiles<Bf16Args, Bf16K>(a, m0, m1, b0, b1);
+}
+
+}  // namespace tern::detail::lowp::avx512

@@ -1,0 +1,73 @@
+// Internal: the bf16 / int8 GEMM kernels behind PackedWeight (tensor/packed_weight.cpp) and the arithmetic
+// they share with the reference twin, so that both quantise identically.
+//
+// Packed weight layouts (output channels in blocks of 16, padded with zeros to Np = round_up(N, 16);
+// the reduction padded with zeros to Kp):
+//   bf16: (Np/16, Kp/2, 16, 2) uint16, Kp = round_up(K, 2): one 64-byte vdpbf16ps operand per (block, k pair)
+//   int8: (Np/16, Kp/4, 16, 4) int8,   Kp = round_up(K, 4): one 64-byte vpdpbusd operand per (block, k quad)
+// Activations are converted per call into a row-major buffer with rows padded to Kp (pad value irrelevant:
+// the padded weights are zero).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace tern::detail::lowp {
+
+// Per-row asymmetric u8 parameters from the row's min and max (see tensor/packed_weight.h).
+struct RowQuant {
+  float scale, inv;
+  int32_t zp;
+};
+inline RowQuant row_quant(float mn, float mx) {
+  const float lo = std::fmin(mn, 0.f), hi = std::fmax(mx, 0.f);
+  float s = (hi - lo) / 255.f;
+  if (!(s > 0.f) || !std::isfinite(s)) s = 1.f;  // an all-zero row (or non-finite values: garbage in)
+  const float inv = 1.f / s;
+  float z = std::nearbyint(-lo * inv);
+  z = std::fmin(std::fmax(z, 0.f), 255.f);
+  return RowQuant{s, inv, static_cast<int32_t>(z)};
+}
+inline uint8_t quant_u8(float x, const RowQuant& r) {
+  float v = std::nearbyint(x * r.inv) + static_cast<float>(r.zp);
+  v = std::fmin(std::fmax(v, 0.f), 255.f);
+  return static_cast<uint8_t>(v);
+}
+
+// Arguments of one call of the int8 kernel over a range of rows and 16-column blocks.
+struct I8Args {
+  int64_t Kp;             // padded reduction (multiple of 4)
+  int64_t N;              // real output columns (<= Np)
+  const uint8_t* xq;      // (M, Kp) ld Kp
+  const float* xs;        // (M) row scales
+  const int32_t* xzp;     // (M) row zero points
+  const int8_t* w;        // packed (Np/16, Kp/4, 16, 4)
+  const int32_t* colsum;  // (Np) sum_k q_w
+  const float* ws;        // (Np) channel scales (0 in the padding)
+  const float* bias;      // (N) or null
+  float beta;
+  float* y;  // (M, N) ld ldy
+  int64_t ldy;
+};
+struct Bf16Args {
+  int64_t Kp;  // padded reduction (multiple of 2)
+  int64_t N;
+  const uint16_t* xb;  // (M, Kp) ld Kp
+  const uint16_t* w;   // packed (Np/16, Kp/2, 16, 2)
+  const float* bias;
+  float beta;
+  float* y;
+  int64_t ldy;
+};
+
+namespace avx512 {
+// Quantise rows [m0, m1) of x (M, K) ld ldx into xq (ld Kp, padding zero), xs, xzp (asymmetric u8 per row).
+void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,
+                      float* xs, int32_t* xzp);
+// Rows [m0, m1) of x (M, K) ld ldx to bf16 (nearest even) in xb (ld Kp, padding zero).
+void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint16_t* xb);
+// y[m0:m1, 16*b0 : min(N, 16*b1)] for 16-column blocks [b0, b1).
+void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
+void gemm_bf16(const Bf16Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
+}  // namespace avx512
+
+}  // namespace tern::detail::lowp

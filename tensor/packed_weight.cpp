@@ -1,0 +1,571 @@
+#include "tensor/packed_weight.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/kernels_ref.h"
+#include "tensor/lowp_impl.h"
+
+namespace tern {
+
+namespace {
+
+using detail::lowp::Bf16Args;
+using detail::lowp::I8Args;
+
+int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
+
+// ---- CPU features ----
+
+struct CpuFeatures {
+  bool avx512 = false, bf16 = false, vnni = false;
+  std::string listed;  // the relevant flags this CPU has, space-separated
+};
+
+const CpuFeatures& cpu() {
+  static const CpuFeatures f = [] {
+    CpuFeatures c;
+    __builtin_cpu_init();
+    const bool f512 = __builtin_cpu_supports("avx512f"), bw = __builtin_cpu_supports("avx512bw"),
+               dq = __builtin_cpu_supports("avx512dq"), vl = __builtin_cpu_supports("avx512vl"),
+               fma = __builtin_cpu_supports("fma");
+    c.avx512 = f512 && bw && dq && vl && fma;
+    c.bf16 = c.avx512 && __builtin_cpu_supports("avx512bf16");
+    c.vnni = c.avx512 && __builtin_cpu_supports("avx512vnni");
+    const std::pair<const char*, bool> flags[] = {{"avx2", __builtin_cpu_supports("avx2")},
+                                                  {"fma", fma},
+                                                  {"avx512f", f512},
+                                                  {"avx512bw", bw},
+                                                  {"avx512dq", dq},
+                                                  {"avx512vl", vl},
+                                                  {"avx512_vnni", __builtin_cpu_supports("avx512vnni")},
+                                                  {"avx512_bf16", __builtin_cpu_supports("avx512bf16")},
+                                                  {"avx_vnni", __builtin_cpu_supports("avxvnni")}};
+    for (const auto& [name, has] : flags) {
+      if (!has) continue;
+      if (!c.listed.empty()) c.listed.push_back(' ');
+      c.listed.append(name);
+    }
+    if (c.listed.empty())
+      c.listed = "none of avx2 fma avx512f avx512bw avx512dq avx512vl avx512_vnni avx512_bf16";
+    return c;
+  }();
+  return f;
+}
+
+// Tests pretend the CPU lacks bf16 / int8 support (detail::set_lowp_cpu_disabled).
+std::atomic<bool> g_lowp_disabled{false};
+
+bool cpu_supports(Precision p) {
+  if (p != Precision::F32 && g_lowp_disabled.load()) return false;
+  switch (p) {
+    case Precision::F32:
+      return true;
+    case Precision::BF16:
+      return cpu().bf16;
+    case Precision::I8:
+      return cpu().vnni;
+  }
+  return false;
+}
+
+bool force_ref_env() {
+  const char* e = std::getenv("TERN_PRECISION_FORCE_REF");
+  return e && *e && std::strcmp(e, "0") != 0;
+}
+
+// ---- 64-byte aligned buffers ----
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using AlignedPtr = std::unique_ptr<uint8_t[], FreeDeleter>;
+
+AlignedPtr aligned_bytes(size_t n) {
+  const size_t sz = std::max<size_t>(64, round_up(static_cast<int64_t>(n), 64));
+  void* p = std::aligned_alloc(64, sz);
+  TERN_CHECK(p != nullptr, "PackedWeight: out of memory allocating " << sz << " bytes");
+  std::memset(p, 0, sz);
+  return AlignedPtr(static_cast<uint8_t*>(p));
+}
+
+// Per-thread scratch for the converted activations (grows, never shrinks).
+struct Scratch {
+  AlignedPtr buf;
+  size_t cap = 0;
+  uint8_t* get(size_t n) {
+    if (n > cap) {
+      buf = aligned_bytes(n);
+      cap = n;
+    }
+    return buf.get();
+  }
+};
+thread_local Scratch t_scratch;
+
+}  // namespace
+
+namespace detail {
+bool lowp_cpu_supports(Precision p) {
+  return cpu_supports(p);
+}
+bool set_lowp_cpu_disabled(bool off) {
+  return g_lowp_disabled.exchange(off);
+}
+}  // namespace detail
+
+// ---- names ----
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::F32:
+      return "fp32";
+    case Precision::BF16:
+      return "bf16";
+    case Precision::I8:
+      return "int8";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& s) {
+  if (s == "fp32" || s == "float32") return Precision::F32;
+  if (s == "bf16" || s == "bfloat16") return Precision::BF16;
+  if (s == "int8") return Precision::I8;
+  TERN_FAIL("unknown precision '" << s << "' (choices: fp32 (or float32), bf16 (or bfloat16), int8)");
+}
+
+void require_precision(Precision p) {
+  if (cpu_supports(p) || force_ref_env()) return;
+  const char* need = p == Precision::BF16 ? "AVX512-BF16 (vdpbf16ps) with AVX512F/BW/DQ/VL"
+                                          : "AVX512-VNNI (vpdpbusd) with AVX512F/BW/DQ/VL";
+  TERN_FAIL("--precision " << precision_name(p) << " needs a CPU with " << need
+                           << "; this CPU has: " << cpu().listed
+                           << " (use --precision fp32; TERN_PRECISION_FORCE_REF=1 runs the slow reference "
+                              "twin instead)");
+}
+
+std::string precision_description(Precision p) {
+  switch (p) {
+    case Precision::F32:
+      return std::string("fp32: ") + gemm_description();
+    case Precision::BF16:
+      if (!cpu_supports(p) || force_ref_env())
+        return "bf16: reference twin (plain loops; TERN_PRECISION_FORCE_REF)";
+      return "bf16: tern AVX512-BF16 vdpbf16ps kernel 6x64 (weights packed (N/16, K/2, 16, 2) once at load), "
+             "all "
+             "M; activations rounded to bf16 per call, fp32 accumulation";
+    case Precision::I8:
+      if (!cpu_supports(p) || force_ref_env())
+        return "int8: reference twin (plain loops; TERN_PRECISION_FORCE_REF)";
+      return "int8: tern AVX512-VNNI u8s8s32 vpdpbusd kernel 6x64 (weights per-channel s8 packed (N/16, K/4, "
+             "16, "
+             "4) once at load), all M; activations quantised per row (asymmetric u8), dequantisation + bias "
+             "fused "
+             "into the store";
+  }
+  return "?";
+}
+
+// ---- PackedWeight ----
+
+struct PackedWeight::Impl {
+  Precision p = Precision::F32;
+  int64_t rows = 0, cols = 0;
+  int64_t Np = 0, Kp = 0;  // padded (lowp kernels)
+  bool use_ref = false;    // the reference twin runs (TERN_PRECISION_FORCE_REF)
+  std::vector<float> w;    // F32: W (rows, cols); BF16 with use_ref: W rounded to bf16
+  AlignedPtr packed;       // BF16 / I8 packed layouts (tensor/lowp_impl.h)
+  size_t packed_bytes = 0;
+  std::vector<int32_t> colsum;  // I8: (Np) sum_k q
+  std::vector<float> scales;    // I8: (Np) per channel, 0 in the padding
+  std::vector<int8_t> q;        // I8 with use_ref: (rows, cols)
+};
+
+PackedWeight::PackedWeight() = default;
+PackedWeight::PackedWeight(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PackedWeight::~PackedWeight() = default;
+PackedWeight::PackedWeight(PackedWeight&&) noexcept = default;
+PackedWeight& PackedWeight::operator=(PackedWeight&&) noexcept = default;
+
+namespace {
+
+void check_shape(const char* what, int64_t rows, int64_t cols, int64_t ld) {
+  TERN_CHECK(rows >= 0 && cols >= 0, what << ": negative weight shape (" << rows << ", " << cols << ")");
+  TERN_CHECK(ld >= std::max<int64_t>(1, cols),
+             what << ": weight leading dimension " << ld << " < its " << cols << " columns");
+}
+
+// Packs the I8 weight q (rows, cols) row-major with its scales into impl (layout (Np/16, Kp/4, 16, 4)).
+void pack_i8(PackedWeight::Impl& im, const int8_t* q, const float* scales) {
+  const int64_t R = im.rows, K = im.cols;
+  im.Np = round_up(std::max<int64_t>(R, 1), 16);
+  im.Kp = round_up(K, 4);
+  im.packed_bytes = static_cast<size_t>(im.Np * im.Kp);
+  im.packed = aligned_bytes(im.packed_bytes);
+  auto* dst = reinterpret_cast<int8_t*>(im.packed.get());
+  im.colsum.assign(im.Np, 0);
+  im.scales.assign(im.Np, 0.f);
+  for (int64_t o = 0; o < R; ++o) {
+    const int64_t b = o / 16, c = o % 16;
+    int32_t s = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int8_t v = q[o * K + k];
+      dst[(b * (im.Kp / 4) + k / 4) * 64 + c * 4 + k % 4] = v;
+      s += v;
+    }
+    im.colsum[o] = s;
+    im.scales[o] = scales[o];
+  }
+}
+
+void pack_bf16(PackedWeight::Impl& im, const float* w, int64_t ld) {
+  const int64_t R = im.rows, K = im.cols;
+  im.Np = round_up(std::max<int64_t>(R, 1), 16);
+  im.Kp = round_up(K, 2);
+  im.packed_bytes = static_cast<size_t>(im.Np * im.Kp * 2);
+  im.packed = aligned_bytes(im.packed_bytes);
+  auto* dst = reinterpret_cast<uint16_t*>(im.packed.get());
+  for (int64_t o = 0; o < R; ++o) {
+    const int64_t b = o / 16, c = o % 16;
+    for (int64_t k = 0; k < K; ++k)
+      dst[(b * (im.Kp / 2) + k / 2) * 32 + c * 2 + k % 2] = ref::f32_to_bf16(w[o * ld + k]);
+  }
+}
+
+}  // namespace
+
+PackedWeight PackedWeight::from_f32(Precision p, const float* w, int64_t rows, int64_t cols, int64_t ld) {
+  check_shape("PackedWeight::from_f32", rows, cols, ld);
+  TERN_CHECK(w != nullptr || rows * cols == 0, "PackedWeight::from_f32: null weight");
+  require_precision(p);
+  auto im = std::make_unique<Impl>();
+  im->p = p;
+  im->rows = rows;
+  im->cols = cols;
+  im->use_ref = p != Precision::F32 && (force_ref_env() || !cpu_supports(p));
+  switch (p) {
+    case Precision::F32:
+      im->w.resize(rows * cols);
+      for (int64_t o = 0; o < rows; ++o) std::copy(w + o * ld, w + o * ld + cols, im->w.data() + o * cols);
+      break;
+    case Precision::BF16:
+      if (im->use_ref) {
+        im->w.resize(rows * cols);
+        for (int64_t o = 0; o < rows; ++o)
+          for (int64_t k = 0; k < cols; ++k)
+            im->w[o * cols + k] = ref::bf16_to_f32(ref::f32_to_bf16(w[o * ld + k]));
+      } else {
+        pack_bf16(*im, w, ld);
+      }
+      break;
+    case Precision::I8: {
+      std::vector<int8_t> q(rows * cols);
+      std::vector<float> s(rows);
+      ref::quantize_weight_i8(w, rows, cols, ld, q.data(), s.data());
+      if (im->use_ref) {
+        im->q = std::move(q);
+        im->scales = std::move(s);
+      } else {
+        pack_i8(*im, q.data(), s.data());
+      }
+      break;
+    }
+  }
+  return PackedWeight(std::move(im));
+}
+
+PackedWeight PackedWeight::from_i8(const int8_t* q, const float* scales, int64_t rows, int64_t cols) {
+  check_shape("PackedWeight::from_i8", rows, cols, std::max<int64_t>(cols, 1));
+  TERN_CHECK((q != nullptr && scales != nullptr) || rows * cols == 0,
+             "PackedWeight::from_i8: null q or scales");
+  for (int64_t o = 0; o < rows; ++o)
+    TERN_CHECK(std::isfinite(scales[o]),
+               "PackedWeight::from_i8: scale of output channel " << o << " is " << scales[o]);
+  require_precision(Precision::I8);
+  auto im = std::make_unique<Impl>();
+  im->p = Precision::I8;
+  im->rows = rows;
+  im->cols = cols;
+  im->use_ref = force_ref_env() || !cpu_supports(Precision::I8);
+  if (im->use_ref) {
+    im->q.assign(q, q + rows * cols);
+    im->scales.assign(scales, scales + rows);
+  } else {
+    pack_i8(*im, q, scales);
+  }
+  return PackedWeight(std::move(im));
+}
+
+Precision PackedWeight::precision() const {
+  return impl_ ? impl_->p : Precision::F32;
+}
+int64_t PackedWeight::rows() const {
+  return impl_ ? impl_->rows : 0;
+}
+int64_t PackedWeight::cols() const {
+  return impl_ ? impl_->cols : 0;
+}
+bool PackedWeight::empty() const {
+  return !impl_;
+}
+size_t PackedWeight::bytes() const {
+  if (!impl_) return 0;
+  return impl_->w.size() * sizeof(float) + impl_->packed_bytes + impl_->colsum.size() * sizeof(int32_t) +
+         impl_->scales.size() * sizeof(float) + impl_->q.size();
+}
+
+void PackedWeight::export_i8(std::vector<int8_t>& q, std::vector<float>& scales) const {
+  TERN_CHECK(impl_ && impl_->p == Precision::I8,
+             "PackedWeight::export_i8 on a " << (impl_ ? precision_name(impl_->p) : "empty") << " weight");
+  const Impl& im = *impl_;
+  const int64_t R = im.rows, K = im.cols;
+  if (im.use_ref) {
+    q = im.q;
+    scales.assign(im.scales.begin(), im.scales.begin() + R);
+    return;
+  }
+  q.resize(R * K);
+  scales.assign(im.scales.begin(), im.scales.begin() + R);
+  const auto* src = reinterpret_cast<const int8_t*>(im.packed.get());
+  for (int64_t o = 0; o < R; ++o)
+    for (int64_t k = 0; k < K; ++k)
+      q[o * K + k] = src[(o / 16 * (im.Kp / 4) + k / 4) * 64 + o % 16 * 4 + k % 4];
+}
+
+namespace {
+
+void add_bias(int64_t M, int64_t N, const float* bias, float* y, int64_t ldy) {
+  if (!bias) return;
+#pragma omp parallel for schedule(static) if (M * N > 65536 && !omp_in_parallel())
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) y[m * ldy + n] += bias[n];
+}
+
+// Runs prep(m0, m1) over all rows, then tile(m0, m1, b0, b1) over (row chunk, 64-column group) tasks, on
+// omp_get_max_threads() threads (one inside a parallel region or for a small product). Tasks are ordered
+// column group first so that a thread's consecutive tasks share a weight panel (64 columns x K, in L2).
+template <typename Prep, typename Tile>
+void run_tiles(int64_t M, int64_t Np, int64_t K, int64_t N, Prep prep, Tile tile) {
+  const int64_t blocks = Np / 16, groups = (blocks + 3) / 4;
+  int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (2.0 * M * N * K < 2e5) nt = 1;
+  // Row chunks of at most 192 rows (multiple of the kernel's 6), more when there are fewer groups than
+  // threads.
+  int64_t chunks = (M + 191) / 192;
+  if (groups * chunks < 2 * nt) chunks = std::max<int64_t>(chunks, (2 * nt + groups - 1) / groups);
+  int64_t mc = round_up((M + chunks - 1) / chunks, 6);
+  chunks = (M + mc - 1) / mc;
+  const int64_t tasks = groups * chunks;
+  if (nt > tasks) nt = static_cast<int>(std::max<int64_t>(1, tasks));
+  auto run_task = [&](int64_t t) {
+    const int64_t g = t / chunks, c = t % chunks;
+    tile(c * mc, std::min(M, (c + 1) * mc), g * 4, std::min(blocks, g * 4 + 4));
+  };
+  if (nt == 1) {
+    prep(0, M);
+    for (int64_t t = 0; t < tasks; ++t) run_task(t);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    prep(M * t / n, M * (t + 1) / n);
+#pragma omp barrier
+    for (int64_t k = tasks * t / n; k < tasks * (t + 1) / n; ++k) run_task(k);
+  }
+}
+
+}  // namespace
+
+void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bias, float beta, float* y,
+                        int64_t ldy) const {
+  TERN_CHECK(impl_ != nullptr, "PackedWeight::gemm on an empty weight");
+  const Impl& im = *impl_;
+  const int64_t N = im.rows, K = im.cols;
+  TERN_CHECK(M >= 0, "PackedWeight::gemm: M = " << M);
+  TERN_CHECK(ldx >= std::max<int64_t>(1, K),
+             "PackedWeight::gemm: x leading dimension " << ldx << " < the weight's " << K << " columns");
+  TERN_CHECK(ldy >= std::max<int64_t>(1, N),
+             "PackedWeight::gemm: y leading dimension " << ldy << " < the weight's " << N << " rows");
+  if (M == 0 || N == 0) return;
+  TERN_CHECK(x != nullptr && y != nullptr, "PackedWeight::gemm: null x or y");
+  switch (im.p) {
+    case Precision::F32:
+      sgemm(false, true, M, N, K, 1.f, x, ldx, im.w.data(), std::max<int64_t>(K, 1), beta, y, ldy);
+      add_bias(M, N, bias, y, ldy);
+      return;
+    case Precision::BF16: {
+      if (im.use_ref) {
+        ref::packed_weight_gemm(Precision::BF16, im.w.data(), N, K, std::max<int64_t>(K, 1), M, x, ldx, bias,
+                                beta, y, ldy);
+        return;
+      }
+      auto* xb = reinterpret_cast<uint16_t*>(t_scratch.get(static_cast<size_t>(M * im.Kp * 2)));
+      const Bf16Args a{im.Kp, N, xb, reinterpret_cast<const uint16_t*>(im.packed.get()), bias, beta, y, ldy};
+      run_tiles(
+          M, im.Np, K, N,
+          [&](int64_t m0, int64_t m1) { detail::lowp::avx512::rows_to_bf16(x, ldx, K, im.Kp, m0, m1, xb); },
+          [&](int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+            detail::lowp::avx512::gemm_bf16(a, m0, m1, b0, b1);
+          });
+      return;
+    }
+    case Precision::I8: {
+      if (im.use_ref) {
+        ref::gemm_i8_quantized(im.q.data(), im.scales.data(), N, K, M, x, ldx, bias, beta, y, ldy);
+        return;
+      }
+      // Scratch: xq (M, Kp) u8, then the row scales and zero points.
+      const size_t qbytes = static_cast<size_t>(round_up(M * im.Kp, 64));
+      uint8_t* base = t_scratch.get(qbytes + static_cast<size_t>(M) * 8);
+      uint8_t* xq = base;
+      auto* xs = reinterpret_cast<float*>(base + qbytes);
+      auto* xzp = reinterpret_cast<int32_t*>(base + qbytes + M * 4);
+      const I8Args a{im.Kp,
+                     N,
+                     xq,
+                     xs,
+                     xzp,
+                     reinterpret_cast<const int8_t*>(im.packed.get()),
+                     im.colsum.data(),
+                     im.scales.data(),
+                     bias,
+                     beta,
+                     y,
+                     ldy};
+      run_tiles(
+          M, im.Np, K, N,
+          [&](int64_t m0, int64_t m1) {
+            detail::lowp::avx512::quantize_rows_u8(x, ldx, K, im.Kp, m0, m1, xq, xs, xzp);
+          },
+          [&](int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+            detail::lowp::avx512::gemm_i8(a, m0, m1, b0, b1);
+          });
+      return;
+    }
+  }
+}
+
+// ---- the reference twin ----
+
+namespace ref {
+
+uint16_t f32_to_bf16(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu))
+    return static_cast<uint16_t>((u >> 16) | 0x40);  // qNaN
+  if ((u & 0x7F800000u) == 0)
+    return static_cast<uint16_t>((u >> 16) & 0x8000);  // zero / denormal -> signed zero
+  u += 0x7FFFu + ((u >> 16) & 1u);                     // nearest even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float bf16_to_f32(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float v;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+void quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, int8_t* q, float* scales) {
+  for (int64_t o = 0; o < rows; ++o) {
+    const float* r = w + o * ld;
+    float amax = 0.f;
+    for (int64_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(r[k]));
+    TERN_CHECK(std::isfinite(amax), "quantize_weight_i8: output channel " << o << " has a non-finite value");
+    if (amax == 0.f) {
+      scales[o] = 1.f;
+      std::fill(q + o * cols, q + (o + 1) * cols, int8_t{0});
+      continue;
+    }
+    const float s = amax / 127.f;
+    scales[o] = s;
+    for (int64_t k = 0; k < cols; ++k) {
+      const float v = std::fmin(std::fmax(std::nearbyint(r[k] / s), -127.f), 127.f);
+      q[o * cols + k] = static_cast<int8_t>(v);
+    }
+  }
+}
+
+float quantize_row_u8(const float* x, int64_t n, uint8_t* q, int32_t* zp) {
+  float mn = 0.f, mx = 0.f;
+  for (int64_t k = 0; k < n; ++k) {
+    mn = std::fmin(mn, x[k]);
+    mx = std::fmax(mx, x[k]);
+  }
+  const detail::lowp::RowQuant r = detail::lowp::row_quant(mn, mx);
+  for (int64_t k = 0; k < n; ++k) q[k] = detail::lowp::quant_u8(x[k], r);
+  *zp = r.zp;
+  return r.scale;
+}
+
+void gemm_i8_quantized(const int8_t* q, const float* scales, int64_t rows, int64_t cols, int64_t M,
+                       const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy) {
+  std::vector<int32_t> colsum(rows, 0);
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t k = 0; k < cols; ++k) colsum[o] += q[o * cols + k];
+  std::vector<uint8_t> xq(cols);
+  for (int64_t m = 0; m < M; ++m) {
+    int32_t zp = 0;
+    const float sx = quantize_row_u8(x + m * ldx, cols, xq.data(), &zp);
+    for (int64_t o = 0; o < rows; ++o) {
+      int32_t acc = 0;
+      for (int64_t k = 0; k < cols; ++k) acc += static_cast<int32_t>(xq[k]) * q[o * cols + k];
+      const float sc = sx * scales[o];
+      const float f = static_cast<float>(acc - zp * colsum[o]);
+      float v = bias ? std::fma(f, sc, bias[o]) : f * sc;
+      float& out = y[m * ldy + o];
+      out = beta != 0.f ? std::fma(beta, out, v) : v;
+    }
+  }
+}
+
+void packed_weight_gemm(Precision p, const float* w, int64_t rows, int64_t cols, int64_t ld, int64_t M,
+                        const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy) {
+  switch (p) {
+    case Precision::F32:
+      ref::sgemm(false, true, M, rows, cols, 1.f, x, ldx, w, ld, beta, y, ldy);
+      for (int64_t m = 0; m < M && bias; ++m)
+        for (int64_t o = 0; o < rows; ++o) y[m * ldy + o] += bias[o];
+      return;
+    case Precision::BF16: {
+      std::vector<float> wb(rows * cols), xb(cols);
+      for (int64_t o = 0; o < rows; ++o)
+        for (int64_t k = 0; k < cols; ++k) wb[o * cols + k] = bf16_to_f32(f32_to_bf16(w[o * ld + k]));
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t k = 0; k < cols; ++k) xb[k] = bf16_to_f32(f32_to_bf16(x[m * ldx + k]));
+        for (int64_t o = 0; o < rows; ++o) {
+          double acc = 0;  // bf16 products are exact in fp32; the sum is (nearly) exact here
+          for (int64_t k = 0; k < cols; ++k) acc += static_cast<double>(xb[k]) * wb[o * cols + k];
+          float v = static_cast<float>(acc);
+          if (bias) v += bias[o];
+          float& out = y[m * ldy + o];
+          out = beta != 0.f ? std::fma(beta, out, v) : v;
+        }
+      }
+      return;
+    }
+    case Precision::I8: {
+      std::vector<int8_t> q(rows * cols);
+      std::vector<float> s(rows);
+      quantize_weight_i8(w, rows, cols, ld, q.data(), s.data());
+      gemm_i8_quantized(q.data(), s.data(), rows, cols, M, x, ldx, bias, beta, y, ldy);
+      return;
+    }
+  }
+}
+
+}  // namespace ref
+
+}  // namespace tern
