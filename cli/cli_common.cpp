@@ -34,6 +34,14 @@ void add_threads_option(CLI::App& app, int& threads) {
       ->check(CLI::Range(0, 4096));
 }
 
+void add_precision_option(CLI::App& app, std::string& precision) {
+  app.add_option(
+         "--precision", precision,
+         "encoder GEMMs: fp32, bf16 (AVX512-BF16) or int8 (AVX512-VNNI, activations quantised per row); "
+         "LayerNorm, softmax and the head stay fp32")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8"}));
+}
+
 bool parse_args(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);

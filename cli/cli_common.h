@@ -18,6 +18,8 @@ CLI::Option* add_switch(CLI::App& app, const std::string& name, bool& value, con
 
 // --threads N into `threads` (0, the default: all cores).
 void add_threads_option(CLI::App& app, int& threads);
+// --precision fp32|bf16|int8 (the encoder's weight GEMMs; tensor/packed_weight.h).
+void add_precision_option(CLI::App& app, std::string& precision);
 
 // Parses argv (argv[0]: the command's name) into `app`. Returns false after printing the help on stdout
 // (--help / -h). A usage error (unknown or repeated option, stray argument, missing or out-of-range value)

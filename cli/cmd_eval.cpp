@@ -6,6 +6,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "tensor/packed_weight.h"
 #include "tensor/threads.h"
 #include "train/trainer.h"
 
@@ -55,6 +56,8 @@ int cmd_eval(int argc, char** argv) {
   app.add_option("--batch-size", batch, "rows per forward pass")
       ->type_name("N")
       ->check(CLI::Range(1, 1 << 20));
+  std::string precision = "fp32";
+  add_precision_option(app, precision);
   add_threads_option(app, threads);
   if (!parse_args(app, argc, argv)) return 0;
   apply_threads(threads);
@@ -72,6 +75,7 @@ int cmd_eval(int argc, char** argv) {
   if (max_length_opt->count()) o.max_length = max_length;
   o.normalize_tweets = normalize_flag;
   o.batch_size = batch;
+  o.precision = parse_precision(precision);
   const train::FileEvaluation ev = train::evaluate_file(o);
   if (ev.skipped)
     std::fprintf(stderr, "tern eval: skipped %lld bad rows, e.g. %s\n", static_cast<long long>(ev.skipped),

@@ -48,6 +48,8 @@ int cmd_forward(int argc, char** argv) {
       ->type_name("FILE")
       ->required();
   app.add_option("--output", out_path, "outputs (.h5), written atomically")->type_name("FILE")->required();
+  std::string precision = "fp32";
+  add_precision_option(app, precision);
   add_threads_option(app, threads);
   app.add_option("--batch-size", batch, "rows per forward pass")
       ->type_name("N")
@@ -56,7 +58,9 @@ int cmd_forward(int argc, char** argv) {
   if (!parse_args(app, argc, argv)) return 0;
   apply_threads(threads);
   ModelBundle bundle = load_model(model_path, lo);
-  auto loaded = LoadedModel::from_bundle(bundle, model_path);
+  ModelOptions mo;
+  mo.precision = parse_precision(precision);
+  auto loaded = LoadedModel::from_bundle(bundle, model_path, mo);
   const LoadedModel* model = loaded.get();
   if (!model->skipped().empty())
     std::fprintf(stderr,

@@ -12,6 +12,9 @@
 #include "cli/commands.h"
 #include "infer/annotate.h"
 #include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/packed_weight.h"
+#include "tensor/threads.h"
 
 namespace tern::cli {
 
@@ -54,7 +57,8 @@ int cmd_infer(int argc, char** argv) {
   std::string input, output_pos, output_opt, format = "auto", in_format = "auto", text_field, id_field, keep,
                                              errors, encoding, invalid = "error", embeddings, embeddings_out;
   std::vector<std::string> models;
-  bool logits = false, resume = false, quiet = false, progress_flag = false;
+  bool logits = false, resume = false, quiet = false, progress_flag = false, verbose = false;
+  std::string precision = "fp32";
   int64_t window = 4096, batch = 32, max_line = int64_t{1} << 20, max_length = 0;
   int threads = 0;
   std::string normalize = "model";
@@ -99,7 +103,9 @@ int cmd_infer(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--batch-size", batch, "rows per encoder batch")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  add_precision_option(app, precision);
   add_threads_option(app, threads);
+  add_switch(app, "-v,--verbose", verbose, "print the kernels that run");
   add_switch(app, "-q,--quiet", quiet, "no progress bar and no summary line");
   add_switch(app, "--progress", progress_flag, "progress bar even when stderr is not a terminal");
   if (!parse_args(app, argc, argv)) return 0;
@@ -127,6 +133,12 @@ int cmd_infer(int argc, char** argv) {
   o.batch_size = batch;
   if (normalize != "model") o.model.normalize_tweets = normalize == "on";
   if (max_length > 0) o.model.max_length = max_length;
+  o.model.precision = parse_precision(precision);
+  if (verbose)
+    std::fprintf(stderr, "tern infer: %d worker thread(s), one packed batch each; %s; %s\n", num_threads(),
+                 precision_name(o.model.precision),
+                 o.model.precision == Precision::F32 ? gemm_description().c_str()
+                                                     : precision_description(o.model.precision).c_str());
 
   const bool show = !quiet && (progress_flag || ::isatty(STDERR_FILENO));
   double last = -1;

@@ -156,6 +156,10 @@ int32_t InferModel::pad_id() const {
   return tok_->pad_id();
 }
 
+std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_path) {
+  return load(name_or_path, Options());
+}
+
 std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_path, const Options& opt) {
   const std::string path = resolve_model(name_or_path);
   ModelBundle bundle = load_model(path);
@@ -246,7 +250,9 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   m->tok_key_ = key;
 
   // Binding validates every tensor (a bad model fails here, naming it); the weights stay views of the file.
-  w->model = LoadedModel::from_bundle(bundle, path);
+  ModelOptions mo;
+  mo.precision = opt.precision;
+  w->model = LoadedModel::from_bundle(bundle, path, mo);
   m->weights_ = w;
   return m;
 }

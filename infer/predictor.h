@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "infer/batching.h"
+#include "tensor/packed_weight.h"
 
 namespace tern::tok {
 class Tokenizer;
@@ -49,10 +50,14 @@ class InferModel {
   struct Options {
     std::optional<bool> normalize_tweets;  // default: what the model was trained with
     std::optional<int64_t> max_length;     // default: ModelInfo::max_length
+    // Encoder GEMMs in fp32 (default), bf16 or int8 (weights prepared at load; fails on a CPU without the
+    // instructions). The head and every normalisation stay fp32.
+    Precision precision = Precision::F32;
   };
   // Loads a tern model file or a shipped model's short name (resolve_model). Throws tern::Error naming
   // the file on a bad model.
-  static std::shared_ptr<const InferModel> load(const std::string& name_or_path, const Options& opt = {});
+  static std::shared_ptr<const InferModel> load(const std::string& name_or_path, const Options& opt);
+  static std::shared_ptr<const InferModel> load(const std::string& name_or_path);
   ~InferModel();
 
   const ModelInfo& info() const { return info_; }

@@ -11,6 +11,9 @@ namespace tern {
 
 ParamArena& Model::pack() {
   if (arena_.values) return arena_;
+  TERN_CHECK(lm_->precision() == Precision::F32,
+             lm_->source() << ": a model loaded for " << precision_name(lm_->precision())
+                           << " inference cannot be trained (training needs fp32 weights)");
   auto& ps = lm_->ps_.params();
   // Each slice starts on a 64-byte boundary.
   int64_t total = 0;

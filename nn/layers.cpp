@@ -138,7 +138,10 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
                                   const std::function<void(const float*, float*)>& attend) const {
   // qkv (N, 3C): columns [0, C) = Q, [C, 2C) = K, [2C, 3C) = V.
   float* qkv = cc.qkv.get(N * 3 * C);
-  if (qkv_fused()) {
+  const bool packed = precision_ != Precision::F32;
+  if (packed) {
+    p_qkv_.gemm(N, x, C, p_qkv_bias_.data(), 0.f, qkv, 3 * C);
+  } else if (qkv_fused()) {
     gemm_weight(N, x, C, WeightRef::f32(q.w->value.f32(), 3 * C, C, C), 0.f, qkv, 3 * C);
     add_bias(qkv, q.b->value.f32(), N, 3 * C);
   } else {
@@ -156,7 +159,10 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
   // attn_ln_in = ctx W_o^T, then (+ b_o + x) in place; h = LN1(attn_ln_in)
   float* a = cc.attn_ln_in.get(N * C);
   const bool drop_a = drop && drop->attn_out.active(), drop_o = drop && drop->ffn_out.active();
-  attn_out.forward(ctx, a, N, /*add_bias=*/drop_a);
+  if (packed)
+    p_attn_out_.gemm(N, ctx, C, nullptr, 0.f, a, C);
+  else
+    attn_out.forward(ctx, a, N, /*add_bias=*/drop_a);
   if (drop_a) dropout_apply(a, N * C, drop->attn_out);  // HF: dropout(dense(ctx)) before the residual
   float* h = cc.h.get(N * C);
   add_bias_residual_layer_norm(a, drop_a ? nullptr : attn_out.b->value.f32(), x, attn_ln.gamma->value.f32(),
@@ -165,7 +171,10 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
                                keep_probs ? cc.ln1_rstd.get(N) : nullptr);
   // Feed-forward.
   float* f = cc.ffn_act.get(N * I);
-  ffn_in.forward(h, f, N, /*add_bias=*/false);
+  if (packed)
+    p_ffn_in_.gemm(N, h, C, nullptr, 0.f, f, I);
+  else
+    ffn_in.forward(h, f, N, /*add_bias=*/false);
   if (keep_probs) {
     // Training keeps the pre-activation for the backward of the activation.
     float* pre = cc.ffn_pre.get(N * I);
@@ -176,7 +185,10 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
     bias_act(f, ffn_in.b->value.f32(), N, I, act);
   }
   float* o = cc.ln2_in.get(N * C);
-  ffn_out.forward(f, o, N, /*add_bias=*/drop_o);
+  if (packed)
+    p_ffn_out_.gemm(N, f, I, nullptr, 0.f, o, C);
+  else
+    ffn_out.forward(f, o, N, /*add_bias=*/drop_o);
   if (drop_o) dropout_apply(o, N * C, drop->ffn_out);
   add_bias_residual_layer_norm(
       o, drop_o ? nullptr : ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
@@ -187,6 +199,30 @@ bool EncoderLayer::qkv_fused() const {
   const int64_t CC = C * C;
   return q.w->value.f32() + CC == k.w->value.f32() && k.w->value.f32() + CC == v.w->value.f32() &&
          q.b->value.f32() + C == k.b->value.f32() && k.b->value.f32() + C == v.b->value.f32();
+}
+
+void EncoderLayer::set_precision(Precision p) {
+  precision_ = p;
+  p_qkv_ = PackedWeight();
+  p_attn_out_ = PackedWeight();
+  p_ffn_in_ = PackedWeight();
+  p_ffn_out_ = PackedWeight();
+  p_qkv_bias_.clear();
+  if (p == Precision::F32) return;
+  require_precision(p);
+  // W_q, W_k, W_v stacked (3C, C) and their biases (3C), whether or not the parameters are adjacent.
+  std::vector<float> w(static_cast<size_t>(3 * C * C));
+  p_qkv_bias_.resize(static_cast<size_t>(3 * C));
+  int64_t j = 0;
+  for (const Linear* l : {&q, &k, &v}) {
+    std::copy(l->w->value.f32(), l->w->value.f32() + C * C, w.data() + j * C * C);
+    std::copy(l->b->value.f32(), l->b->value.f32() + C, p_qkv_bias_.data() + j * C);
+    ++j;
+  }
+  p_qkv_ = PackedWeight::from_f32(p, w.data(), 3 * C, C, C);
+  p_attn_out_ = PackedWeight::from_f32(p, attn_out.w->value.f32(), C, C, C);
+  p_ffn_in_ = PackedWeight::from_f32(p, ffn_in.w->value.f32(), I, C, C);
+  p_ffn_out_ = PackedWeight::from_f32(p, ffn_out.w->value.f32(), C, I, I);
 }
 
 void EncoderLayer::set_trainable(bool on) {

@@ -10,6 +10,7 @@
 
 #include "nn/config.h"
 #include "nn/param.h"
+#include "tensor/packed_weight.h"
 #include "tensor/weight.h"
 
 namespace tern {
@@ -90,6 +91,11 @@ class EncoderLayer {
                 const LayerDropout& drop, GradScratch& g) const;
   bool trainable() const { return q.trainable(); }
   void set_trainable(bool on);
+  // Inference precision of the four weight GEMMs (QKV, attention output, FFN in / out): bf16 / int8 prepare
+  // the weights once here (PackedWeight); fp32 (the default) uses the parameters as they are. LayerNorm,
+  // softmax and attention stay fp32. Not for training: the prepared weights do not follow the parameters.
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
 
   Linear q, k, v, attn_out, ffn_in, ffn_out;
   LayerNormP attn_ln, out_ln;
@@ -104,6 +110,10 @@ class EncoderLayer {
                       const LayerDropout* drop,
                       const std::function<void(const float*, float*)>& attend) const;
   Tensor qkv_w_, qkv_b_;  // inference storage that makes them adjacent (training: the arena does)
+  Precision precision_ = Precision::F32;
+  // bf16 / int8 only: (3C, C) fused QKV, (C, C) attention output, (I, C) FFN in, (C, I) FFN out.
+  PackedWeight p_qkv_, p_attn_out_, p_ffn_in_, p_ffn_out_;
+  std::vector<float> p_qkv_bias_;  // (3C) the QKV biases side by side for p_qkv_
 };
 
 }  // namespace tern

@@ -94,6 +94,10 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
                                         p + ".embeddings.position_ids"};
   if (!pooler_) skippable.push_back(pool + ".");
   ps_.finish(skippable);
+  if (opt.precision != Precision::F32) {
+    precision_ = opt.precision;
+    for (auto& l : layers_) l.set_precision(opt.precision);
+  }
 }
 
 std::shared_ptr<const LoadedModel> LoadedModel::from_bundle(ModelBundle& bundle, const std::string& source,

@@ -74,6 +74,10 @@ struct ModelOptions {
   bool force_head = false;    // put a sequence-classification head on an encoder checkpoint
   bool force_pooler = false;  // BERT: have a pooler even when the checkpoint has none (it is initialised)
   std::vector<HeadSpec> extra_heads;  // more heads on the same encoder, after the config's own
+  // Inference precision of the encoder layers' weight GEMMs (EncoderLayer::set_precision): bf16 / int8
+  // prepare the weights at load and fail here when the CPU lacks the instructions. The embeddings,
+  // LayerNorm, softmax, pooler and heads stay fp32. Training needs fp32.
+  Precision precision = Precision::F32;
 };
 
 // The seed of a training step's dropout masks (each mask adds its own stream).
@@ -141,6 +145,7 @@ class LoadedModel {
   const ModelConfig& config() const { return cfg_; }
   const std::string& source() const { return source_; }
   const std::vector<std::string>& labels() const { return cfg_.labels; }  // id2label in id order
+  Precision precision() const { return precision_; }
   bool has_pooler() const { return pooler_ != nullptr; }
   bool has_head() const { return !heads_.empty(); }
   // Heads in order: [0] is the config's own ("classifier"), then ModelOptions::extra_heads.
@@ -176,6 +181,7 @@ class LoadedModel {
   ModelConfig cfg_;
   std::string source_;
   bool bare_names_ = false;  // the checkpoint named the encoder's tensors without cfg_.prefix
+  Precision precision_ = Precision::F32;
   ParamStore ps_;
   Param* word_ = nullptr;
   Param* pos_ = nullptr;

@@ -750,7 +750,9 @@ FileEvaluation evaluate_file(const EvalOptions& o) {
   TargetScaler scaler;
   if (auto it = bundle.metadata.find("target_scaling"); it != bundle.metadata.end())
     scaler = TargetScaler::from_json(it->second);
-  auto model = Model::from_bundle(bundle, model_path);
+  ModelOptions mo;
+  mo.precision = o.precision;
+  auto model = Model::from_bundle(bundle, model_path, mo);
   TERN_CHECK(model->has_head(), model_path
                                     << ": the model has no classification / regression head (train one "
                                        "with tern train)");

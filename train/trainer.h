@@ -11,6 +11,7 @@
 
 #include "infer/batching.h"
 #include "nn/model.h"
+#include "tensor/packed_weight.h"
 #include "train/dataset.h"
 #include "train/losses.h"
 #include "train/model_loss.h"
@@ -212,6 +213,7 @@ struct EvalOptions {
   std::optional<int64_t> max_length;  // nullopt: the training recipe's, else 64
   bool normalize_tweets = false;      // or as in training
   int64_t batch_size = 64;
+  Precision precision = Precision::F32;  // the encoder's GEMMs (bf16 / int8 weights prepared at load)
 };
 
 struct FileEvaluation {
