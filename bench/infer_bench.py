@@ -17,7 +17,13 @@
 - Then `--runs` rounds of (tern, ORT input order, ORT sorted); medians and the ratios tern/ORT (tweets/s) per ORT
   mode. The load average is printed at the start and at the end.
 
+- --precisions fp32,bf16,int8: tern runs once per precision per round (`tern infer --precision P`); each
+  precision's macro-recall and label agreement with tern fp32 are printed, and its speed-up over tern fp32.
+- --ort-int8: ONNX Runtime's own dynamic int8 (`../shared/peers/ort-int8/quantize_dynamic.py` on the same ONNX
+  export; python3-onnx) joins each round, length-sorted batches.
+
   /usr/bin/python3 bench/infer_bench.py [--model M.h5] [--runs 5] [--threads 2] [--limit N] [--base]
+                                        [--precisions fp32,bf16,int8] [--ort-int8]
 
 --base replaces the model by a BERT-base-shaped classifier (768/12 layers/12 heads/3072, random weights, seed 0,
 bert-base-uncased vocabulary) made here and converted with `tern convert` (its labels are meaningless: speed only).
@@ -202,7 +208,11 @@ def main():
     ap.add_argument("--base", action="store_true", help="a BERT-base-shaped random-weight model instead")
     ap.add_argument("--ort", default=os.environ.get("TERN_ORT_DIR", "/tmp/ort"))
     ap.add_argument("--keep", default="", help="keep the work files in this folder")
+    ap.add_argument("--precisions", default="fp32", help="tern infer --precision values, comma-separated")
+    ap.add_argument("--ort-int8", action="store_true", help="also ONNX Runtime's dynamic int8 (sorted batches)")
     a = ap.parse_args()
+    precs = [p for p in a.precisions.split(",") if p]
+    assert precs and precs[0] == "fp32", "--precisions must start with fp32 (the reference of the ratios)"
     import numpy as np
 
     print(f"infer_bench {datetime.datetime.now().isoformat(timespec='seconds')}  {platform.node()}  "
@@ -279,20 +289,51 @@ def main():
     if not ok:
         sys.exit(1)
 
+    onnx8 = None
+    if a.ort_int8:
+        onnx8 = os.path.join(tmp, "model_int8.onnx")
+        q = os.path.join(os.path.dirname(HERE), "..", "shared", "peers", "ort-int8", "quantize_dynamic.py")
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, q, onnx, onnx8], check=True, stdout=subprocess.DEVNULL)
+        print(f"ORT int8: quantize_dynamic -> {onnx8} ({os.path.getsize(onnx8) / 1e6:.1f} MB) in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+    for p in precs:
+        r = subprocess.run([a.tern, "infer", head_path, os.devnull, "--model", model, "--threads", str(a.threads),
+                            "--precision", p, "-v", "-q"], stderr=subprocess.PIPE, text=True)
+        print(f"kernels {p}: " + (r.stderr.strip().splitlines() or ["?"])[0], flush=True)
+
     out_path = os.path.join(tmp, "out.jsonl")
     rows = {"tern": [], "tern_own": [], "input": [], "sorted": []}
-    peak_rss = []
+    for p in precs[1:]:
+        rows["tern_" + p] = []
+    if onnx8:
+        rows["ort_int8_sorted"] = []
+    peak_rss = {p: [] for p in precs}
+    preds, mrs = {}, {}
     for r in range(a.runs):
-        s, own, rss = run_tern(a.tern, model, texts_path, out_path, a.threads)
-        rows["tern"].append(len(texts) / s)
-        rows["tern_own"].append(own[2] if own else float("nan"))
-        peak_rss.append(rss)
-        line = f"round {r + 1}: tern infer {s:6.2f} s {len(texts) / s:7.0f} tweets/s (own summary " \
-               f"{own[1] if own else float('nan'):.2f} s, {own[2] if own else float('nan'):.0f}/s, peak RSS {rss:.0f} MiB)"
-        if r == 0:
-            pred = tern_labels(out_path, label_index)
-            assert len(pred) == len(texts), (len(pred), len(texts))
-            tern_mr = macro_recall(pred, gold_by_model, num_labels)
+        line = f"round {r + 1}:"
+        for p in precs:
+            s, own, rss = run_tern(a.tern, model, texts_path, out_path, a.threads, ("--precision", p))
+            rows["tern" if p == "fp32" else "tern_" + p].append(len(texts) / s)
+            if p == "fp32":
+                rows["tern_own"].append(own[2] if own else float("nan"))
+            peak_rss[p].append(rss)
+            line += f" tern {p} {s:6.2f} s {len(texts) / s:7.0f}/s ({rss:.0f} MiB) |"
+            if r == 0:
+                preds[p] = tern_labels(out_path, label_index)
+                assert len(preds[p]) == len(texts), (len(preds[p]), len(texts))
+                mrs[p] = macro_recall(preds[p], gold_by_model, num_labels)
+        pred, tern_mr = preds["fp32"], mrs["fp32"]
+        if onnx8:
+            lg = os.path.join(tmp, "ort_int8.bin") if r == 0 else None
+            s_o, n, info = run_ort(a.ort, onnx8, ids_path, "sorted", a.threads, lg)
+            rows["ort_int8_sorted"].append(n / s_o)
+            line += f" ORT int8 sorted {s_o:6.2f} s {n / s_o:7.0f}/s |"
+            if r == 0:
+                o8 = list(np.fromfile(lg, dtype=np.float32).reshape(-1, num_labels).argmax(1))
+                agree = sum(1 for x, y in zip(o8, pred) if x == y) / len(pred)
+                print(f"  ORT int8: macro-recall {macro_recall(o8, gold_by_model, num_labels):.4f}, same label as "
+                      f"tern fp32 on {100 * agree:.2f}% of texts", flush=True)
         for mode in ("input", "sorted"):
             lg = os.path.join(tmp, f"ort_{mode}.bin") if r == 0 else None
             s_o, n, info = run_ort(a.ort, onnx, ids_path, mode, a.threads, lg)
@@ -308,11 +349,24 @@ def main():
 
     med = {k: statistics.median(v) for k, v in rows.items()}
     print(f"\ntern infer: macro-recall {tern_mr:.4f} on {len(texts)} texts (test_labels.txt)")
-    print(f"tern infer peak RSS (/usr/bin/time): max {max(peak_rss):.0f} MiB over the runs")
+    for p in precs[1:]:
+        agree = sum(1 for x, y in zip(preds[p], pred) if x == y) / len(pred)
+        print(f"tern infer --precision {p}: macro-recall {mrs[p]:.4f} ({100 * (mrs[p] - tern_mr):+.2f} points), "
+              f"same label as fp32 on {100 * agree:.2f}% of texts")
+    for p in precs:
+        print(f"tern infer {p} peak RSS (/usr/bin/time): max {max(peak_rss[p]):.0f} MiB over the runs")
     print(f"medians of {a.runs} interleaved runs, {a.threads} threads, tweets/s:")
     print(f"  tern infer end to end (process wall clock)  {med['tern']:8.0f}   (its own summary: {med['tern_own']:.0f})")
     print(f"  ONNX Runtime, batches of 32 in input order   {med['input']:8.0f}   tern/ORT {med['tern'] / med['input']:.2f}x")
     print(f"  ONNX Runtime, length-sorted batches of 32    {med['sorted']:8.0f}   tern/ORT {med['tern'] / med['sorted']:.2f}x")
+    for p in precs[1:]:
+        m = med["tern_" + p]
+        print(f"  tern infer --precision {p:4s}                 {m:8.0f}   x tern fp32 {m / med['tern']:.2f}   "
+              f"tern/ORT sorted {m / med['sorted']:.2f}x")
+    if onnx8:
+        m8 = med["ort_int8_sorted"]
+        print(f"  ONNX Runtime int8, length-sorted batches     {m8:8.0f}"
+              + (f"   tern int8/ORT int8 {med['tern_int8'] / m8:.2f}x" if "tern_int8" in med else ""))
     for k, v in rows.items():
         print(f"  runs {k:8s} " + " ".join(f"{x:.0f}" for x in v))
     print(f"load average at end: {load_avg()}")
