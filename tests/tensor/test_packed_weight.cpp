@@ -17,6 +17,7 @@
 namespace tern::detail {
 bool lowp_cpu_supports(Precision p);
 bool set_lowp_cpu_disabled(bool off);
+int64_t set_lowp_dnnl_min_m(Precision p, int64_t m);
 }  // namespace tern::detail
 
 using namespace tern;
@@ -295,8 +296,43 @@ TEST_P(EachPrecision, ThreadCountAndConcurrentCallsGiveTheSameBits) {
   EXPECT_EQ(0, std::memcmp(one.data(), in_par.data() + M * N, one.size() * 4));
 }
 
+// The oneDNN matmul alternative (off by default; the bench's --compare times it): the same quantised inputs
+// and the same epilogue, so int8 gives the kernel's bits and bf16 agrees with the twin to fp32 summation
+// order.
+class LowPrecision : public EachPrecision {};
+
+TEST_P(LowPrecision, OneDnnMatmulPathMatchesTwin) {
+  const Precision p = GetParam();
+  const int64_t old = detail::set_lowp_dnnl_min_m(p, 16);  // oneDNN from M = 16 on
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(testing::Message() << precision_name(p) << " M=" << c.M << " N=" << c.N << " K=" << c.K);
+    const int64_t ldx = c.K + 1, ldy = c.N + 3;
+    const auto w = randn(c.N * c.K, 51, 0.05f), x = randn(c.M * ldx, 52), b = randn(c.N, 53);
+    const auto y0 = randn(c.M * ldy, 54);
+    const PackedWeight pw = PackedWeight::from_f32(p, w.data(), c.N, c.K, c.K);
+    EXPECT_EQ(pw.kernel(c.M).rfind("oneDNN matmul", 0) == 0, c.M >= 16) << pw.kernel(c.M);
+    std::vector<float> y = y0, r = y0, k = y0;
+    pw.gemm(c.M, x.data(), ldx, b.data(), 1.f, y.data(), ldy);
+    ref::packed_weight_gemm(p, w.data(), c.N, c.K, c.K, c.M, x.data(), ldx, b.data(), 1.f, r.data(), ldy);
+    detail::set_lowp_dnnl_min_m(p, INT64_MAX);  // the same weight through tern's kernel
+    pw.gemm(c.M, x.data(), ldx, b.data(), 1.f, k.data(), ldy);
+    detail::set_lowp_dnnl_min_m(p, 16);
+    for (int64_t m = 0; m < c.M; ++m)
+      for (int64_t n = 0; n < ldy; ++n) {
+        const int64_t i = m * ldy + n;
+        if (p == Precision::I8) {
+          ASSERT_EQ(y[i], k[i]) << "m=" << m << " n=" << n;
+        } else {
+          ASSERT_NEAR(y[i], r[i], 1e-5 * (std::fabs(r[i]) + c.K * 0.05)) << "m=" << m << " n=" << n;
+        }
+      }
+  }
+  detail::set_lowp_dnnl_min_m(p, old);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, EachPrecision,
                          ::testing::Values(Precision::F32, Precision::BF16, Precision::I8), name_of);
+INSTANTIATE_TEST_SUITE_P(Low, LowPrecision, ::testing::Values(Precision::BF16, Precision::I8), name_of);
 
 TEST(PackedWeightF32, SameAsSgemm) {
   for (const Case& c : kCases) {
