@@ -23,7 +23,8 @@
 
 namespace tern::detail {
 int64_t set_lowp_dnnl_min_m(Precision p, int64_t m);
-}
+int64_t set_f32_packed_max_m(int64_t m);
+}  // namespace tern::detail
 
 using namespace tern;
 
@@ -67,7 +68,9 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int threads = 0, runs = 15;
-  bool compare = false;  // --compare: tern's kernel vs oneDNN matmul for bf16 / int8, both forced
+  // --compare 1: also the alternatives, forced for every M: oneDNN matmul for bf16 / int8, tern::sgemm for
+  // fp32 (printed after the defaults; "x fp32" is always against the default fp32).
+  bool compare = false;
   std::vector<int64_t> Ms = {16, 64, 256, 800, 2048};
   std::vector<Precision> precs = {Precision::F32, Precision::BF16, Precision::I8};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -110,11 +113,14 @@ int main(int argc, char** argv) {
     if (compare) {
       // The same precisions again with oneDNN matmul for every M (their rows print as "bf16 dnnl").
       for (Precision p : precs) {
-        if (p == Precision::F32) continue;
-        const int64_t old = detail::set_lowp_dnnl_min_m(p, 0);
+        const int64_t old =
+            p == Precision::F32 ? detail::set_f32_packed_max_m(-1) : detail::set_lowp_dnnl_min_m(p, 0);
         pw.push_back(PackedWeight::from_f32(p, W.data(), s.N, s.K, s.K));
         ps.push_back(p);
-        detail::set_lowp_dnnl_min_m(p, old);
+        if (p == Precision::F32)
+          detail::set_f32_packed_max_m(old);
+        else
+          detail::set_lowp_dnnl_min_m(p, old);
       }
     }
     // Validate against the twin at M = 33.
@@ -155,7 +161,7 @@ int main(int argc, char** argv) {
       double base = 0;
       for (size_t i = 0; i < pw.size(); ++i) {
         const double ms = median(ts[i]);
-        if (ps[i] == Precision::F32) base = ms;
+        if (ps[i] == Precision::F32 && i < precs.size()) base = ms;
         char ratio[16] = "";
         if (base > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", base / ms);
         const int64_t old = detail::set_lowp_dnnl_min_m(ps[i], i < precs.size() ? INT64_MAX : 0);

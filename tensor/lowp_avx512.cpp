@@ -109,6 +109,21 @@ void bf16_micro(const uint16_t* x, int64_t ldx, const uint16_t* w, int64_t steps
   TERN_LOWP_MICRO_BODY
 }
 
+// fp32: x (MR rows, ld ldx) fp32 (the caller's x: no conversion pass), w: the group's packed weights (K, 64),
+// steps = K. The broadcast folds into vfmadd231ps's {1to16} memory operand.
+template <int MR, int NB>
+void f32_micro(const float* x, int64_t ldx, const float* w, int64_t steps, float* out) {
+  using Vec = __m512;
+  constexpr int kGroup = 1;
+  constexpr int64_t ws = 16, ks = 64;  // floats between 16-column blocks / reduction steps
+  auto zero = [] { return _mm512_setzero_ps(); };
+  auto loadw = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto bcast = [](const float* p) { return _mm512_set1_ps(*p); };
+  auto dot = [](Vec c, Vec a, Vec b) { return _mm512_fmadd_ps(a, b, c); };
+  auto store = [](float* p, Vec v) { _mm512_store_ps(p, v); };
+  TERN_LOWP_MICRO_BODY
+}
+
 #undef TERN_LOWP_MICRO_BODY
 #undef TERN_LOWP_STORE
 #undef TERN_LOWP_ROW
@@ -154,6 +169,14 @@ void i8_tile(const I8Args& a, int64_t m, int64_t b) {
   alignas(64) int32_t acc[MR * NB * 16];
   i8_micro<MR, NB>(a.xq + m * a.Kp, a.Kp, a.w + b * 16 * a.Kp, a.Kp / 4, acc);
   epilogue_i8(a, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
+}
+
+template <int MR, int NB>
+void f32_tile(const F32Args& a, int64_t m, int64_t b) {
+  alignas(64) float acc[MR * NB * 16];
+  f32_micro<MR, NB>(a.x + m * a.ldx, a.ldx, a.w + b * 16 * a.K, a.K, acc);
+  const Bf16Args e{0, a.N, nullptr, nullptr, a.bias, a.beta, a.y, a.ldy};  // the float-sum store
+  epilogue_bf16(e, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
 }
 
 template <int MR, int NB>
@@ -241,6 +264,39 @@ struct Bf16K {
   }
 };
 
+template <int, int>
+struct F32K {
+  template <int MR>
+  static void nb(const F32Args& a, int64_t m, int64_t b, int n) {
+    switch (n) {
+      case 4:
+        return f32_tile<MR, 4>(a, m, b);
+      case 3:
+        return f32_tile<MR, 3>(a, m, b);
+      case 2:
+        return f32_tile<MR, 2>(a, m, b);
+      default:
+        return f32_tile<MR, 1>(a, m, b);
+    }
+  }
+  static void run(const F32Args& a, int64_t m, int64_t b, int mr, int n) {
+    switch (mr) {
+      case 6:
+        return nb<6>(a, m, b, n);
+      case 5:
+        return nb<5>(a, m, b, n);
+      case 4:
+        return nb<4>(a, m, b, n);
+      case 3:
+        return nb<3>(a, m, b, n);
+      case 2:
+        return nb<2>(a, m, b, n);
+      default:
+        return nb<1>(a, m, b, n);
+    }
+  }
+};
+
 }  // namespace
 
 void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,
@@ -295,6 +351,10 @@ void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
 
 void gemm_bf16(const Bf16Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
   tiles<Bf16Args, Bf16K>(a, m0, m1, b0, b1);
+}
+
+void gemm_f32(const F32Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+  tiles<F32Args, F32K>(a, m0, m1, b0, b1);
 }
 
 }  // namespace tern::detail::lowp::avx512

@@ -6,7 +6,8 @@
 // 16 channels, so the micro-kernel (6 rows x 64 channels) reads one stream:
 //   bf16: (Np/64, Kp/2, 64, 2) uint16, Kp = round_up(K, 2): 16-channel block j at bytes 64 j of a step
 //   int8: (Np/64, Kp/4, 64, 4) int8,   Kp = round_up(K, 4)
-// (measured against (Np/16, Kp/4, 16, 4), four streams 16 Kp apart: see tensor/packed_weight.cpp).
+//   fp32: (Np/64, K, 64) float, Kp = K
+// (measured against (Np/16, Kp/4, 16, 4), four streams 16 Kp apart: no difference beyond the noise).
 // Activations are converted per call into a row-major buffer with rows padded to Kp (pad value irrelevant:
 // the padded weights are zero).
 #pragma once
@@ -61,6 +62,18 @@ struct Bf16Args {
   int64_t ldy;
 };
 
+struct F32Args {
+  int64_t K;  // reduction (no padding)
+  int64_t N;
+  const float* x;  // (M, K) ld ldx: the caller's activations
+  int64_t ldx;
+  const float* w;  // packed (Np/64, K, 64)
+  const float* bias;
+  float beta;
+  float* y;
+  int64_t ldy;
+};
+
 namespace avx512 {
 // Quantise rows [m0, m1) of x (M, K) ld ldx into xq (ld Kp, padding zero), xs, xzp (asymmetric u8 per row).
 void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,
@@ -70,6 +83,7 @@ void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0
 // y[m0:m1, 16*b0 : min(N, 16*b1)] for 16-column blocks [b0, b1).
 void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
 void gemm_bf16(const Bf16Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
+void gemm_f32(const F32Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
 // The kernels' store: y[m0:m1, c0:c1] from raw sums acc (row m at acc + (m - m0) * lda, column c at + c - c0)
 // with dequantisation (int8), bias and beta (c0 a multiple of 16; used for oneDNN's raw sums too).
 void epilogue_i8(const I8Args& a, const int32_t* acc, int64_t lda, int64_t m0, int64_t m1, int64_t c0,

@@ -12,6 +12,7 @@
 
 #include "tensor/check.h"
 #include "tensor/gemm.h"
+#include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
 #include "tensor/lowp_impl.h"
 
@@ -196,12 +197,26 @@ std::atomic<int64_t>& dnnl_min_m(Precision p) {
   return g_dnnl_min_m[p == Precision::I8 ? 1 : 0];
 }
 
+// fp32: up to this many rows tern's prepacked AVX-512 kernel runs, above it tern::sgemm (tensor/gemm.h).
+// INT64_MAX: the packed kernel for every M (no plain copy kept); -1: sgemm only (no packed copy built).
+// Measured (bench/lowp_bench --precisions fp32 --compare 1 --threads 1 --clock cpu, 9 interleaved runs, Zen
+// 5, shared machine): the packed kernel is 1.1-1.9x faster than sgemm (tern small-M kernel / oneDNN) for M <=
+// 64 on every BERT-mini / base shape, 1.0-1.3x at M = 256, and within +-5% at M = 800 and 2048 (sgemm ahead
+// by 4-5% only on base ffn1 at M >= 800, not reproduced in a second run). So: the packed kernel for every M,
+// which also keeps one copy of the weights. sgemm runs instead when the weight is built while
+// tern::gemm_backend() is not oneDNN (TERN_GEMM=openblas|ref) or the AVX-512 kernels are off (TERN_ISA).
+std::atomic<int64_t> g_f32_packed_max_m{INT64_MAX};
+
 }  // namespace
 
 namespace detail {
 // Bench hook: the M from which `p` uses oneDNN matmul (weights built after the call get the oneDNN copy).
 int64_t set_lowp_dnnl_min_m(Precision p, int64_t m) {
   return dnnl_min_m(p).exchange(m);
+}
+// Bench hook: fp32 weights built after the call use the packed kernel up to m rows (see g_f32_packed_max_m).
+int64_t set_f32_packed_max_m(int64_t m) {
+  return g_f32_packed_max_m.exchange(m);
 }
 bool lowp_cpu_supports(Precision p) {
   return cpu_supports(p);
@@ -245,6 +260,10 @@ void require_precision(Precision p) {
 std::string precision_description(Precision p) {
   switch (p) {
     case Precision::F32:
+      if (detail::kernels_use_avx512() && gemm_backend() == GemmBackend::Dnnl &&
+          g_f32_packed_max_m.load() >= 0)
+        return "fp32: tern AVX-512 fp32 kernel 6x64 (weights packed (N/64, K, 64) once at load), every M "
+               "(measured >= sgemm)";
       return std::string("fp32: ") + gemm_description();
     case Precision::BF16:
       if (!cpu_supports(p) || force_ref_env())
@@ -277,6 +296,7 @@ struct PackedWeight::Impl {
   std::vector<float> scales;         // I8: (Np) per channel, 0 in the padding
   std::vector<int8_t> q;             // I8 with use_ref: (rows, cols)
   std::unique_ptr<DnnlMatmul> dnnl;  // the oneDNN matmul for large M (null: tern's kernel for every M)
+  int64_t f32_packed_max_m = -1;     // F32: the packed kernel up to this M, sgemm on w above
 };
 
 PackedWeight::PackedWeight() = default;
@@ -323,6 +343,17 @@ void pack_i8(PackedWeight::Impl& im, const int8_t* q, const float* scales) {
                                dnnl::memory::data_type::s32, R, K, im.Kp, q);
 }
 
+void pack_f32(PackedWeight::Impl& im, const float* w, int64_t ld) {
+  const int64_t R = im.rows, K = im.cols;
+  im.Np = round_up(std::max<int64_t>(R, 1), 64);
+  im.Kp = K;
+  im.packed_bytes = static_cast<size_t>(im.Np * K * 4);
+  im.packed = aligned_bytes(im.packed_bytes);
+  auto* dst = reinterpret_cast<float*>(im.packed.get());
+  for (int64_t o = 0; o < R; ++o)
+    for (int64_t k = 0; k < K; ++k) dst[packed_index(o, k, K, 1)] = w[o * ld + k];
+}
+
 void pack_bf16(PackedWeight::Impl& im, const float* w, int64_t ld) {
   const int64_t R = im.rows, K = im.cols;
   im.Np = round_up(std::max<int64_t>(R, 1), 64);
@@ -356,8 +387,14 @@ PackedWeight PackedWeight::from_f32(Precision p, const float* w, int64_t rows, i
   im->use_ref = p != Precision::F32 && (force_ref_env() || !cpu_supports(p));
   switch (p) {
     case Precision::F32:
-      im->w.resize(rows * cols);
-      for (int64_t o = 0; o < rows; ++o) std::copy(w + o * ld, w + o * ld + cols, im->w.data() + o * cols);
+      im->f32_packed_max_m = detail::kernels_use_avx512() && gemm_backend() == GemmBackend::Dnnl
+                                 ? g_f32_packed_max_m.load()
+                                 : -1;
+      if (im->f32_packed_max_m >= 0) pack_f32(*im, w, ld);
+      if (im->f32_packed_max_m != INT64_MAX) {
+        im->w.resize(rows * cols);
+        for (int64_t o = 0; o < rows; ++o) std::copy(w + o * ld, w + o * ld + cols, im->w.data() + o * cols);
+      }
       break;
     case Precision::BF16:
       if (im->use_ref) {
@@ -430,6 +467,7 @@ std::string PackedWeight::kernel(int64_t M) const {
   const Impl& im = *impl_;
   switch (im.p) {
     case Precision::F32:
+      if (M <= im.f32_packed_max_m) return "tern avx512 fp32 6x64 (prepacked)";
       return gemm_description();
     case Precision::BF16:
     case Precision::I8:
@@ -476,8 +514,9 @@ void run_tiles(int64_t M, int64_t Np, int64_t K, int64_t N, int64_t row_bytes, P
   const int64_t blocks = Np / 16, groups = (blocks + 3) / 4;
   int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (2.0 * M * N * K < 2e5) nt = 1;
-  // Row chunks whose converted activations (chunk x row_bytes) fit in ~192 KiB of L2, a multiple of the
-  // kernel's 6 rows; more chunks when there would be fewer than 2 tasks per thread.
+  // Row chunks whose activations (chunk x row_bytes) fit in ~192 KiB of L2, a multiple of the kernel's 6
+  // rows; more chunks when there would be fewer than 2 tasks per thread. 192 KiB measured equal to 512 KiB
+  // (fp32 / bf16 / int8, BERT-base shapes, M = 800 and 2048).
   constexpr int64_t kChunkBytes = 192 * 1024;
   int64_t chunks = std::max<int64_t>(1, (M * row_bytes + kChunkBytes - 1) / kChunkBytes);
   if (groups * chunks < 2 * nt) chunks = std::max<int64_t>(chunks, (2 * nt + groups - 1) / groups);
@@ -536,10 +575,21 @@ void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bia
   if (M == 0 || N == 0) return;
   TERN_CHECK(x != nullptr && y != nullptr, "PackedWeight::gemm: null x or y");
   switch (im.p) {
-    case Precision::F32:
-      sgemm(false, true, M, N, K, 1.f, x, ldx, im.w.data(), std::max<int64_t>(K, 1), beta, y, ldy);
-      add_bias(M, N, bias, y, ldy);
+    case Precision::F32: {
+      if (M > im.f32_packed_max_m || K == 0) {
+        sgemm(false, true, M, N, K, 1.f, x, ldx, im.w.data(), std::max<int64_t>(K, 1), beta, y, ldy);
+        add_bias(M, N, bias, y, ldy);
+        return;
+      }
+      const detail::lowp::F32Args a{K,    N,    x, ldx, reinterpret_cast<const float*>(im.packed.get()),
+                                    bias, beta, y, ldy};
+      run_tiles(
+          M, im.Np, K, N, K * 4, [](int64_t, int64_t) {},
+          [&](int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+            detail::lowp::avx512::gemm_f32(a, m0, m1, b0, b1);
+          });
       return;
+    }
     case Precision::BF16: {
       if (im.use_ref) {
         ref::packed_weight_gemm(Precision::BF16, im.w.data(), N, K, std::max<int64_t>(K, 1), M, x, ldx, bias,
