@@ -511,7 +511,7 @@ void add_bias(int64_t M, int64_t N, const float* bias, float* y, int64_t ldy) {
 // M = 800, 3-8% faster at M = 2048 (bench/lowp_bench --threads 1 --clock cpu, 2 interleaved repetitions).
 template <typename Prep, typename Tile>
 void run_tiles(int64_t M, int64_t Np, int64_t K, int64_t N, int64_t row_bytes, Prep prep, Tile tile) {
-  const int64_t blocks = Np / 16, groups = (blocks + 3) / 4;
+  const int64_t blocks = std::min(Np, N + 15) / 16, groups = (blocks + 3) / 4;  // no all-padding blocks
   int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (2.0 * M * N * K < 2e5) nt = 1;
   // Row chunks whose activations (chunk x row_bytes) fit in ~192 KiB of L2, a multiple of the kernel's 6

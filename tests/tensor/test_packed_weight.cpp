@@ -347,12 +347,13 @@ TEST(PackedWeightF32, SameAsSgemm) {
     sgemm(false, true, c.M, c.N, c.K, 1.f, x.data(), c.K, w.data(), c.K, 0.f, r.data(), c.N);
     for (size_t i = 0; i < y.size(); ++i)
       ASSERT_LE(std::fabs(y[i] - r[i]), 1e-5f * std::max(1.f, std::fabs(r[i]))) << "i=" << i;
+    const GemmBackend prev = gemm_backend();
     set_gemm_backend(GemmBackend::Reference);
     const PackedWeight ps = PackedWeight::from_f32(Precision::F32, w.data(), c.N, c.K, c.K);
     EXPECT_EQ(ps.kernel(c.M), gemm_description());
     ps.gemm(c.M, x.data(), c.K, nullptr, 0.f, z.data(), c.N);
     ref::sgemm(false, true, c.M, c.N, c.K, 1.f, x.data(), c.K, w.data(), c.K, 0.f, r.data(), c.N);
-    set_gemm_backend(GemmBackend::Dnnl);
+    set_gemm_backend(prev);
     EXPECT_EQ(0, std::memcmp(z.data(), r.data(), z.size() * 4));
   }
 }
