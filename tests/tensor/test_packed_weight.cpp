@@ -58,9 +58,11 @@ struct Case {
   int64_t M, N, K;
 };
 // Odd sizes (K = 100, N = 37), the micro-kernel's edges (M = 1, 3, 17, 64, 65; N not a multiple of 16 or 64),
-// and BERT-mini weight shapes.
-const Case kCases[] = {{1, 37, 100},  {3, 37, 100},    {17, 37, 100},  {1, 256, 256}, {17, 768, 256},
-                       {64, 48, 256}, {65, 1024, 256}, {300, 256, 99}, {5, 3, 1},     {7, 260, 1024}};
+// BERT-mini weight shapes, and M x K large enough for several row chunks of the tiling (700 x 1024: 4 chunks
+// for int8, 8 for bf16, 15 for fp32) with a partial last column group (N = 70).
+const Case kCases[] = {{1, 37, 100},   {3, 37, 100},   {17, 37, 100},   {1, 256, 256},
+                       {17, 768, 256}, {64, 48, 256},  {65, 1024, 256}, {300, 256, 99},
+                       {5, 3, 1},      {7, 260, 1024}, {700, 70, 1024}};
 
 bool supported(Precision p) {
   return detail::lowp_cpu_supports(p);
@@ -268,7 +270,7 @@ TEST_P(EachPrecision, MatchesTwinAndExactProduct) {
 
 TEST_P(EachPrecision, ThreadCountAndConcurrentCallsGiveTheSameBits) {
   const Precision p = GetParam();
-  const int64_t M = 203, N = 768, K = 256;
+  const int64_t M = 403, N = 200, K = 1024;  // several row chunks, a partial last column group
   const auto w = randn(N * K, 21, 0.05f), x = randn(M * K, 22), b = randn(N, 23);
   const PackedWeight pw = PackedWeight::from_f32(p, w.data(), N, K, K);
   std::vector<float> one(M * N), many(M * N), t1(M * N), t2(M * N);
