@@ -51,8 +51,7 @@ const CpuFeatures& cpu() {
                                                   {"avx512dq", dq},
                                                   {"avx512vl", vl},
                                                   {"avx512_vnni", __builtin_cpu_supports("avx512vnni")},
-                                                  {"avx512_bf16", __builtin_cpu_supports("avx512bf16")},
-                                                  {"avx_vnni", __builtin_cpu_supports("avxvnni")}};
+                                                  {"avx512_bf16", __builtin_cpu_supports("avx512bf16")}};
     for (const auto& [name, has] : flags) {
       if (!has) continue;
       if (!c.listed.empty()) c.listed.push_back(' ');
