@@ -36,64 +36,154 @@ inline void store_row(__m512 v, float* y, float beta, __mmask16 m) {
   _mm512_mask_storeu_ps(y, m, v);
 }
 
-template <int MR, int NB>
-void i8_tile(const I8Args& a, int64_t m, int64_t b) {
-  __m512i acc[MR][NB];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_si512();
-  const int64_t K4 = a.Kp / 4;
-  const int8_t* w = a.w + b * 16 * a.Kp;
-  const uint8_t* x = a.xq + m * a.Kp;
-  const int64_t wstride = 16 * a.Kp;
-  for (int64_t k = 0; k < K4; ++k) {
-    __m512i wv[NB];
-    for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_si512(w + j * wstride + k * 64);
-    for (int i = 0; i < MR; ++i) {
-      const __m512i xv = _mm512_set1_epi32(load_i32(x + i * a.Kp + k * 4));
-      for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv, wv[j]);
-    }
+// The micro-kernels: the MR x NB accumulators are named variables (GCC keeps an array of 24 zmm partly on the
+// stack, re-storing it every step: measured 2x slower), unused ones removed by `if constexpr`. They write the
+// raw sums to `out` (MR, NB, 16), which the tile's epilogue reads back from L1.
+#define TERN_LOWP_DECL(i) Vec c##i##0 = zero(), c##i##1 = zero(), c##i##2 = zero(), c##i##3 = zero();
+#define TERN_LOWP_ROW(i)                                 \
+  if constexpr (MR > i) {                                \
+    const auto a = bcast(x + i * ldx + k * kGroup);      \
+    c##i##0 = dot(c##i##0, a, w0);                       \
+    if constexpr (NB > 1) c##i##1 = dot(c##i##1, a, w1); \
+    if constexpr (NB > 2) c##i##2 = dot(c##i##2, a, w2); \
+    if constexpr (NB > 3) c##i##3 = dot(c##i##3, a, w3); \
   }
-  for (int j = 0; j < NB; ++j) {
-    const int64_t c = (b + j) * 16;
-    const __mmask16 msk = tail_mask(a.N - c);
-    const __m512i cs = _mm512_loadu_si512(a.colsum + c);
-    const __m512 ws = _mm512_loadu_ps(a.ws + c);
-    for (int i = 0; i < MR; ++i) {
-      // (acc - zp * colsum) exactly in int32, then * (row scale * channel scale): the twin's order.
-      const __m512i q = _mm512_sub_epi32(acc[i][j], _mm512_mullo_epi32(_mm512_set1_epi32(a.xzp[m + i]), cs));
-      const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(a.xs[m + i]), ws);
+#define TERN_LOWP_STORE(i)                                         \
+  if constexpr (MR > i) {                                          \
+    store(out + (i * NB + 0) * 16, c##i##0);                       \
+    if constexpr (NB > 1) store(out + (i * NB + 1) * 16, c##i##1); \
+    if constexpr (NB > 2) store(out + (i * NB + 2) * 16, c##i##2); \
+    if constexpr (NB > 3) store(out + (i * NB + 3) * 16, c##i##3); \
+  }
+#define TERN_LOWP_MICRO_BODY                                  \
+  TERN_LOWP_DECL(0)                                           \
+  TERN_LOWP_DECL(1)                                           \
+  TERN_LOWP_DECL(2)                                           \
+  TERN_LOWP_DECL(3)                                           \
+  TERN_LOWP_DECL(4)                                           \
+  TERN_LOWP_DECL(5)                                           \
+  for (int64_t k = 0; k < steps; ++k) {                       \
+    const auto w0 = loadw(w + k * ks);                        \
+    const auto w1 = NB > 1 ? loadw(w + ws + k * ks) : w0;     \
+    const auto w2 = NB > 2 ? loadw(w + 2 * ws + k * ks) : w0; \
+    const auto w3 = NB > 3 ? loadw(w + 3 * ws + k * ks) : w0; \
+    TERN_LOWP_ROW(0)                                          \
+    TERN_LOWP_ROW(1)                                          \
+    TERN_LOWP_ROW(2)                                          \
+    TERN_LOWP_ROW(3)                                          \
+    TERN_LOWP_ROW(4)                                          \
+    TERN_LOWP_ROW(5)                                          \
+  }                                                           \
+  TERN_LOWP_STORE(0)                                          \
+  TERN_LOWP_STORE(1)                                          \
+  TERN_LOWP_STORE(2)                                          \
+  TERN_LOWP_STORE(3)                                          \
+  TERN_LOWP_STORE(4)                                          \
+  TERN_LOWP_STORE(5)
+
+// int8: x (MR rows, ld ldx) u8, w: the 64-column group's packed weights, steps = Kp / 4.
+template <int MR, int NB>
+void i8_micro(const uint8_t* x, int64_t ldx, const int8_t* w, int64_t steps, int32_t* out) {
+  constexpr int64_t ws = 64, ks = 256;  // bytes between 16-column blocks / reduction steps
+  using Vec = __m512i;
+  constexpr int kGroup = 4;
+  auto zero = [] { return _mm512_setzero_si512(); };
+  auto loadw = [](const int8_t* p) { return _mm512_loadu_si512(p); };
+  auto bcast = [](const uint8_t* p) { return _mm512_set1_epi32(load_i32(p)); };
+  auto dot = [](Vec c, Vec a, Vec b) { return _mm512_dpbusd_epi32(c, a, b); };
+  auto store = [](int32_t* p, Vec v) { _mm512_store_si512(p, v); };
+  TERN_LOWP_MICRO_BODY
+}
+
+// bf16: x (MR rows, ld ldx) bf16, w: the 64-column group's packed weights, steps = Kp / 2.
+template <int MR, int NB>
+void bf16_micro(const uint16_t* x, int64_t ldx, const uint16_t* w, int64_t steps, float* out) {
+  constexpr int64_t ws = 32, ks = 128;  // elements between 16-column blocks / reduction steps
+  using Vec = __m512;
+  constexpr int kGroup = 2;
+  auto zero = [] { return _mm512_setzero_ps(); };
+  auto loadw = [](const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); };
+  auto bcast = [](const uint16_t* p) { return (__m512bh)_mm512_set1_epi32(load_i32(p)); };
+  auto dot = [](Vec c, __m512bh a, __m512bh b) { return _mm512_dpbf16_ps(c, a, b); };
+  auto store = [](float* p, Vec v) { _mm512_store_ps(p, v); };
+  TERN_LOWP_MICRO_BODY
+}
+
+// fp32: x (MR rows, ld ldx) fp32 (the caller's x: no conversion pass), w: the group's packed weights (K, 64),
+// steps = K. The broadcast folds into vfmadd231ps's {1to16} memory operand.
+template <int MR, int NB>
+void f32_micro(const float* x, int64_t ldx, const float* w, int64_t steps, float* out) {
+  using Vec = __m512;
+  constexpr int kGroup = 1;
+  constexpr int64_t ws = 16, ks = 64;  // floats between 16-column blocks / reduction steps
+  auto zero = [] { return _mm512_setzero_ps(); };
+  auto loadw = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto bcast = [](const float* p) { return _mm512_set1_ps(*p); };
+  auto dot = [](Vec c, Vec a, Vec b) { return _mm512_fmadd_ps(a, b, c); };
+  auto store = [](float* p, Vec v) { _mm512_store_ps(p, v); };
+  TERN_LOWP_MICRO_BODY
+}
+
+#undef TERN_LOWP_MICRO_BODY
+#undef TERN_LOWP_STORE
+#undef TERN_LOWP_ROW
+#undef TERN_LOWP_DECL
+
+}  // namespace
+
+void epilogue_i8(const I8Args& a, const int32_t* acc, int64_t lda, int64_t m0, int64_t m1, int64_t c0,
+                 int64_t c1) {
+  for (int64_t c = c0; c < c1; c += 16) {
+    const __mmask16 msk = tail_mask(std::min(a.N, c1) - c);
+    const __m512i cs = _mm512_maskz_loadu_epi32(msk, a.colsum + c);
+    const __m512 ws = _mm512_maskz_loadu_ps(msk, a.ws + c);
+    const __m512 bv = a.bias ? _mm512_maskz_loadu_ps(msk, a.bias + c) : _mm512_setzero_ps();
+    for (int64_t m = m0; m < m1; ++m) {
+      // (acc - zp * colsum) exactly in int32, then * (row scale * channel scale) (+ bias, one fma): the
+      // twin's order.
+      const __m512i q = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(msk, acc + (m - m0) * lda + (c - c0)),
+                                         _mm512_mullo_epi32(_mm512_set1_epi32(a.xzp[m]), cs));
+      const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(a.xs[m]), ws);
       const __m512 v =
-          a.bias ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), sc, _mm512_maskz_loadu_ps(msk, a.bias + c))
-                 : _mm512_mul_ps(_mm512_cvtepi32_ps(q), sc);
-      store_row(v, a.y + (m + i) * a.ldy + c, a.beta, msk);
+          a.bias ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), sc, bv) : _mm512_mul_ps(_mm512_cvtepi32_ps(q), sc);
+      store_row(v, a.y + m * a.ldy + c, a.beta, msk);
     }
   }
 }
 
+void epilogue_bf16(const Bf16Args& a, const float* acc, int64_t lda, int64_t m0, int64_t m1, int64_t c0,
+                   int64_t c1) {
+  for (int64_t c = c0; c < c1; c += 16) {
+    const __mmask16 msk = tail_mask(std::min(a.N, c1) - c);
+    const __m512 bv = a.bias ? _mm512_maskz_loadu_ps(msk, a.bias + c) : _mm512_setzero_ps();
+    for (int64_t m = m0; m < m1; ++m)
+      store_row(_mm512_add_ps(_mm512_maskz_loadu_ps(msk, acc + (m - m0) * lda + (c - c0)), bv),
+                a.y + m * a.ldy + c, a.beta, msk);
+  }
+}
+
+namespace {
+
+template <int MR, int NB>
+void i8_tile(const I8Args& a, int64_t m, int64_t b) {
+  alignas(64) int32_t acc[MR * NB * 16];
+  i8_micro<MR, NB>(a.xq + m * a.Kp, a.Kp, a.w + b * 16 * a.Kp, a.Kp / 4, acc);
+  epilogue_i8(a, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
+}
+
+template <int MR, int NB>
+void f32_tile(const F32Args& a, int64_t m, int64_t b) {
+  alignas(64) float acc[MR * NB * 16];
+  f32_micro<MR, NB>(a.x + m * a.ldx, a.ldx, a.w + b * 16 * a.K, a.K, acc);
+  const Bf16Args e{0, a.N, nullptr, nullptr, a.bias, a.beta, a.y, a.ldy};  // the float-sum store
+  epilogue_bf16(e, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
+}
+
 template <int MR, int NB>
 void bf16_tile(const Bf16Args& a, int64_t m, int64_t b) {
-  __m512 acc[MR][NB];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
-  const int64_t K2 = a.Kp / 2;
-  const uint16_t* w = a.w + b * 16 * a.Kp;
-  const uint16_t* x = a.xb + m * a.Kp;
-  const int64_t wstride = 16 * a.Kp;
-  for (int64_t k = 0; k < K2; ++k) {
-    __m512bh wv[NB];
-    for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * wstride + k * 32);
-    for (int i = 0; i < MR; ++i) {
-      const __m512bh xv = (__m512bh)_mm512_set1_epi32(load_i32(x + i * a.Kp + k * 2));
-      for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv, wv[j]);
-    }
-  }
-  for (int j = 0; j < NB; ++j) {
-    const int64_t c = (b + j) * 16;
-    const __mmask16 msk = tail_mask(a.N - c);
-    const __m512 bv = a.bias ? _mm512_maskz_loadu_ps(msk, a.bias + c) : _mm512_setzero_ps();
-    for (int i = 0; i < MR; ++i)
-      store_row(_mm512_add_ps(acc[i][j], bv), a.y + (m + i) * a.ldy + c, a.beta, msk);
-  }
+  alignas(64) float acc[MR * NB * 16];
+  bf16_micro<MR, NB>(a.xb + m * a.Kp, a.Kp, a.w + b * 16 * a.Kp, a.Kp / 2, acc);
+  epilogue_bf16(a, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
 }
 
 // Dispatch on the (MR, NB) of a remainder tile.
@@ -174,6 +264,39 @@ struct Bf16K {
   }
 };
 
+template <int, int>
+struct F32K {
+  template <int MR>
+  static void nb(const F32Args& a, int64_t m, int64_t b, int n) {
+    switch (n) {
+      case 4:
+        return f32_tile<MR, 4>(a, m, b);
+      case 3:
+        return f32_tile<MR, 3>(a, m, b);
+      case 2:
+        return f32_tile<MR, 2>(a, m, b);
+      default:
+        return f32_tile<MR, 1>(a, m, b);
+    }
+  }
+  static void run(const F32Args& a, int64_t m, int64_t b, int mr, int n) {
+    switch (mr) {
+      case 6:
+        return nb<6>(a, m, b, n);
+      case 5:
+        return nb<5>(a, m, b, n);
+      case 4:
+        return nb<4>(a, m, b, n);
+      case 3:
+        return nb<3>(a, m, b, n);
+      case 2:
+        return nb<2>(a, m, b, n);
+      default:
+        return nb<1>(a, m, b, n);
+    }
+  }
+};
+
 }  // namespace
 
 void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,
@@ -228,6 +351,10 @@ void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
 
 void gemm_bf16(const Bf16Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
   tiles<Bf16Args, Bf16K>(a, m0, m1, b0, b1);
+}
+
+void gemm_f32(const F32Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
+  tiles<F32Args, F32K>(a, m0, m1, b0, b1);
 }
 
 }  // namespace tern::detail::lowp::avx512

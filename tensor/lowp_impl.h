@@ -1,10 +1,13 @@
 // Internal: the bf16 / int8 GEMM kernels behind PackedWeight (tensor/packed_weight.cpp) and the arithmetic
 // they share with the reference twin, so that both quantise identically.
 //
-// Packed weight layouts (output channels in blocks of 16, padded with zeros to Np = round_up(N, 16);
-// the reduction padded with zeros to Kp):
-//   bf16: (Np/16, Kp/2, 16, 2) uint16, Kp = round_up(K, 2): one 64-byte vdpbf16ps operand per (block, k pair)
-//   int8: (Np/16, Kp/4, 16, 4) int8,   Kp = round_up(K, 4): one 64-byte vpdpbusd operand per (block, k quad)
+// Packed weight layouts (output channels in groups of 64, padded with zeros to Np = round_up(N, 64); the
+// reduction padded with zeros to Kp). Each reduction step of a group is 256 contiguous bytes = 4 operands of
+// 16 channels, so the micro-kernel (6 rows x 64 channels) reads one stream:
+//   bf16: (Np/64, Kp/2, 64, 2) uint16, Kp = round_up(K, 2): 16-channel block j at bytes 64 j of a step
+//   int8: (Np/64, Kp/4, 64, 4) int8,   Kp = round_up(K, 4)
+//   fp32: (Np/64, K, 64) float, Kp = K
+// (measured against (Np/16, Kp/4, 16, 4), four streams 16 Kp apart: no difference beyond the noise).
 // Activations are converted per call into a row-major buffer with rows padded to Kp (pad value irrelevant:
 // the padded weights are zero).
 #pragma once
@@ -40,7 +43,7 @@ struct I8Args {
   const uint8_t* xq;      // (M, Kp) ld Kp
   const float* xs;        // (M) row scales
   const int32_t* xzp;     // (M) row zero points
-  const int8_t* w;        // packed (Np/16, Kp/4, 16, 4)
+  const int8_t* w;        // packed (Np/64, Kp/4, 64, 4)
   const int32_t* colsum;  // (Np) sum_k q_w
   const float* ws;        // (Np) channel scales (0 in the padding)
   const float* bias;      // (N) or null
@@ -52,7 +55,19 @@ struct Bf16Args {
   int64_t Kp;  // padded reduction (multiple of 2)
   int64_t N;
   const uint16_t* xb;  // (M, Kp) ld Kp
-  const uint16_t* w;   // packed (Np/16, Kp/2, 16, 2)
+  const uint16_t* w;   // packed (Np/64, Kp/2, 64, 2)
+  const float* bias;
+  float beta;
+  float* y;
+  int64_t ldy;
+};
+
+struct F32Args {
+  int64_t K;  // reduction (no padding)
+  int64_t N;
+  const float* x;  // (M, K) ld ldx: the caller's activations
+  int64_t ldx;
+  const float* w;  // packed (Np/64, K, 64)
   const float* bias;
   float beta;
   float* y;
@@ -68,6 +83,13 @@ void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0
 // y[m0:m1, 16*b0 : min(N, 16*b1)] for 16-column blocks [b0, b1).
 void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
 void gemm_bf16(const Bf16Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
+void gemm_f32(const F32Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1);
+// The kernels' store: y[m0:m1, c0:c1] from raw sums acc (row m at acc + (m - m0) * lda, column c at + c - c0)
+// with dequantisation (int8), bias and beta (c0 a multiple of 16; used for oneDNN's raw sums too).
+void epilogue_i8(const I8Args& a, const int32_t* acc, int64_t lda, int64_t m0, int64_t m1, int64_t c0,
+                 int64_t c1);
+void epilogue_bf16(const Bf16Args& a, const float* acc, int64_t lda, int64_t m0, int64_t m1, int64_t c0,
+                   int64_t c1);
 }  // namespace avx512
 
 }  // namespace tern::detail::lowp

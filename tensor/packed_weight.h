@@ -5,10 +5,11 @@
 //   fp32: W copied as is; the product is tern::sgemm's (tensor/gemm.h: tern's AVX-512 kernel at small M,
 //         oneDNN's sgemm above), so the bits are those of the fp32 path.
 //   bf16: W rounded to bfloat16 (round to nearest even) and packed in the vdpbf16ps layout
-//         (cols/2 pairs of 16 output channels); x rounded to bf16 per call; fp32 accumulation.
+//         (pairs of inputs x 64 output channels, tensor/lowp_impl.h); x rounded to bf16 per call; fp32
+//         accumulation.
 //   int8: W quantised symmetric per output channel, scale[o] = max_i |W[o, i]| / 127, q = round(W / scale)
 //         (nearest even; a zero row has q = 0 and scale 1), packed in the vpdpbusd layout
-//         (cols/4 quads of 16 output channels). x is quantised per call, ASYMMETRIC u8 PER ROW:
+//         (quads of inputs x 64 output channels). x is quantised per call, ASYMMETRIC u8 PER ROW:
 //         lo = min(0, min_k x), hi = max(0, max_k x), s = (hi - lo) / 255 (1 when hi == lo),
 //         zp = round(-lo / s), q = clamp(round(x * (1 / s)) + zp, 0, 255)  (nearest even);
 //         int32 accumulation, y = s * scale[o] * (sum_k q_x q_w - zp * sum_k q_w) (+ bias) + beta * y.
@@ -56,6 +57,9 @@ class PackedWeight {
   int64_t cols() const;
   bool empty() const;
   size_t bytes() const;  // memory held
+  // The kernel gemm() runs for M rows, e.g. "tern avx512-vnni u8s8 6x64" or "oneDNN matmul
+  // brg:avx512_core_vnni".
+  std::string kernel(int64_t M) const;
 
   // I8 only: the int8 values (rows, cols) row-major and the scales, unpacked.
   void export_i8(std::vector<int8_t>& q, std::vector<float>& scales) const;

@@ -12,11 +12,13 @@
 
 #include "tensor/check.h"
 #include "tensor/gemm.h"
+#include "tensor/kernels_ref.h"
 #include "tensor/packed_weight.h"
 
 namespace tern::detail {
 bool lowp_cpu_supports(Precision p);
 bool set_lowp_cpu_disabled(bool off);
+int64_t set_lowp_dnnl_min_m(Precision p, int64_t m);
 }  // namespace tern::detail
 
 using namespace tern;
@@ -56,9 +58,11 @@ struct Case {
   int64_t M, N, K;
 };
 // Odd sizes (K = 100, N = 37), the micro-kernel's edges (M = 1, 3, 17, 64, 65; N not a multiple of 16 or 64),
-// and BERT-mini weight shapes.
-const Case kCases[] = {{1, 37, 100},  {3, 37, 100},    {17, 37, 100},  {1, 256, 256}, {17, 768, 256},
-                       {64, 48, 256}, {65, 1024, 256}, {300, 256, 99}, {5, 3, 1},     {7, 260, 1024}};
+// BERT-mini weight shapes, and M x K large enough for several row chunks of the tiling (700 x 1024: 4 chunks
+// for int8, 8 for bf16, 15 for fp32) with a partial last column group (N = 70).
+const Case kCases[] = {{1, 37, 100},   {3, 37, 100},   {17, 37, 100},   {1, 256, 256},
+                       {17, 768, 256}, {64, 48, 256},  {65, 1024, 256}, {300, 256, 99},
+                       {5, 3, 1},      {7, 260, 1024}, {700, 70, 1024}};
 
 bool supported(Precision p) {
   return detail::lowp_cpu_supports(p);
@@ -266,7 +270,7 @@ TEST_P(EachPrecision, MatchesTwinAndExactProduct) {
 
 TEST_P(EachPrecision, ThreadCountAndConcurrentCallsGiveTheSameBits) {
   const Precision p = GetParam();
-  const int64_t M = 203, N = 768, K = 256;
+  const int64_t M = 403, N = 200, K = 1024;  // several row chunks, a partial last column group
   const auto w = randn(N * K, 21, 0.05f), x = randn(M * K, 22), b = randn(N, 23);
   const PackedWeight pw = PackedWeight::from_f32(p, w.data(), N, K, K);
   std::vector<float> one(M * N), many(M * N), t1(M * N), t2(M * N);
@@ -295,18 +299,64 @@ TEST_P(EachPrecision, ThreadCountAndConcurrentCallsGiveTheSameBits) {
   EXPECT_EQ(0, std::memcmp(one.data(), in_par.data() + M * N, one.size() * 4));
 }
 
+// The oneDNN matmul alternative (off by default; the bench's --compare times it): the same quantised inputs
+// and the same epilogue, so int8 gives the kernel's bits and bf16 agrees with the twin to fp32 summation
+// order.
+class LowPrecision : public EachPrecision {};
+
+TEST_P(LowPrecision, OneDnnMatmulPathMatchesTwin) {
+  const Precision p = GetParam();
+  const int64_t old = detail::set_lowp_dnnl_min_m(p, 16);  // oneDNN from M = 16 on
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(testing::Message() << precision_name(p) << " M=" << c.M << " N=" << c.N << " K=" << c.K);
+    const int64_t ldx = c.K + 1, ldy = c.N + 3;
+    const auto w = randn(c.N * c.K, 51, 0.05f), x = randn(c.M * ldx, 52), b = randn(c.N, 53);
+    const auto y0 = randn(c.M * ldy, 54);
+    const PackedWeight pw = PackedWeight::from_f32(p, w.data(), c.N, c.K, c.K);
+    EXPECT_EQ(pw.kernel(c.M).rfind("oneDNN matmul", 0) == 0, c.M >= 16) << pw.kernel(c.M);
+    std::vector<float> y = y0, r = y0, k = y0;
+    pw.gemm(c.M, x.data(), ldx, b.data(), 1.f, y.data(), ldy);
+    ref::packed_weight_gemm(p, w.data(), c.N, c.K, c.K, c.M, x.data(), ldx, b.data(), 1.f, r.data(), ldy);
+    detail::set_lowp_dnnl_min_m(p, INT64_MAX);  // the same weight through tern's kernel
+    pw.gemm(c.M, x.data(), ldx, b.data(), 1.f, k.data(), ldy);
+    detail::set_lowp_dnnl_min_m(p, 16);
+    for (int64_t m = 0; m < c.M; ++m)
+      for (int64_t n = 0; n < ldy; ++n) {
+        const int64_t i = m * ldy + n;
+        if (p == Precision::I8) {
+          ASSERT_EQ(y[i], k[i]) << "m=" << m << " n=" << n;
+        } else {
+          ASSERT_NEAR(y[i], r[i], 1e-5 * (std::fabs(r[i]) + c.K * 0.05)) << "m=" << m << " n=" << n;
+        }
+      }
+  }
+  detail::set_lowp_dnnl_min_m(p, old);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, EachPrecision,
                          ::testing::Values(Precision::F32, Precision::BF16, Precision::I8), name_of);
+INSTANTIATE_TEST_SUITE_P(Low, LowPrecision, ::testing::Values(Precision::BF16, Precision::I8), name_of);
 
+// F32 runs tern's prepacked kernel (summation order differs from sgemm's): within 1e-5 relative of the sgemm
+// path; a weight built while the GEMM backend is not oneDNN (TERN_GEMM=ref|openblas) runs sgemm itself.
 TEST(PackedWeightF32, SameAsSgemm) {
   for (const Case& c : kCases) {
+    SCOPED_TRACE(testing::Message() << "M=" << c.M << " N=" << c.N << " K=" << c.K);
     const auto w = randn(c.N * c.K, 31, 0.05f), x = randn(c.M * c.K, 32);
     const PackedWeight pw = PackedWeight::from_f32(Precision::F32, w.data(), c.N, c.K, c.K);
-    std::vector<float> y(c.M * c.N), r(c.M * c.N);
+    std::vector<float> y(c.M * c.N), r(c.M * c.N), z(c.M * c.N);
     pw.gemm(c.M, x.data(), c.K, nullptr, 0.f, y.data(), c.N);
     sgemm(false, true, c.M, c.N, c.K, 1.f, x.data(), c.K, w.data(), c.K, 0.f, r.data(), c.N);
     for (size_t i = 0; i < y.size(); ++i)
-      ASSERT_LE(std::fabs(y[i] - r[i]), 1e-5f * std::max(1.f, std::fabs(r[i]))) << "M=" << c.M << " i=" << i;
+      ASSERT_LE(std::fabs(y[i] - r[i]), 1e-5f * std::max(1.f, std::fabs(r[i]))) << "i=" << i;
+    const GemmBackend prev = gemm_backend();
+    set_gemm_backend(GemmBackend::Reference);
+    const PackedWeight ps = PackedWeight::from_f32(Precision::F32, w.data(), c.N, c.K, c.K);
+    EXPECT_EQ(ps.kernel(c.M), gemm_description());
+    ps.gemm(c.M, x.data(), c.K, nullptr, 0.f, z.data(), c.N);
+    ref::sgemm(false, true, c.M, c.N, c.K, 1.f, x.data(), c.K, w.data(), c.K, 0.f, r.data(), c.N);
+    set_gemm_backend(prev);
+    EXPECT_EQ(0, std::memcmp(z.data(), r.data(), z.size() * 4));
   }
 }
 
