@@ -60,6 +60,7 @@ int cmd_forward(int argc, char** argv) {
   ModelBundle bundle = load_model(model_path, lo);
   ModelOptions mo;
   mo.precision = parse_precision(precision);
+  mo.prepare_inference = true;
   auto loaded = LoadedModel::from_bundle(bundle, model_path, mo);
   const LoadedModel* model = loaded.get();
   if (!model->skipped().empty())

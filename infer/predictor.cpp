@@ -252,6 +252,7 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   // Binding validates every tensor (a bad model fails here, naming it); the weights stay views of the file.
   ModelOptions mo;
   mo.precision = opt.precision;
+  mo.prepare_inference = true;
   w->model = LoadedModel::from_bundle(bundle, path, mo);
   m->weights_ = w;
   return m;

@@ -11,7 +11,7 @@ namespace tern {
 
 ParamArena& Model::pack() {
   if (arena_.values) return arena_;
-  TERN_CHECK(lm_->precision() == Precision::F32,
+  TERN_CHECK(lm_->precision() == Precision::F32 && !lm_->prepared(),
              lm_->source() << ": a model loaded for " << precision_name(lm_->precision())
                            << " inference cannot be trained (training needs fp32 weights)");
   auto& ps = lm_->ps_.params();

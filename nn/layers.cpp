@@ -138,7 +138,7 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
                                   const std::function<void(const float*, float*)>& attend) const {
   // qkv (N, 3C): columns [0, C) = Q, [C, 2C) = K, [2C, 3C) = V.
   float* qkv = cc.qkv.get(N * 3 * C);
-  const bool packed = precision_ != Precision::F32;
+  const bool packed = prepared();
   if (packed) {
     p_qkv_.gemm(N, x, C, p_qkv_bias_.data(), 0.f, qkv, 3 * C);
   } else if (qkv_fused()) {
@@ -201,14 +201,9 @@ bool EncoderLayer::qkv_fused() const {
          q.b->value.f32() + C == k.b->value.f32() && k.b->value.f32() + C == v.b->value.f32();
 }
 
-void EncoderLayer::set_precision(Precision p) {
+void EncoderLayer::set_precision(Precision p, bool release) {
+  TERN_CHECK(!prepared(), "encoder layer weights are already prepared for " << precision_name(precision_));
   precision_ = p;
-  p_qkv_ = PackedWeight();
-  p_attn_out_ = PackedWeight();
-  p_ffn_in_ = PackedWeight();
-  p_ffn_out_ = PackedWeight();
-  p_qkv_bias_.clear();
-  if (p == Precision::F32) return;
   require_precision(p);
   // W_q, W_k, W_v stacked (3C, C) and their biases (3C), whether or not the parameters are adjacent.
   std::vector<float> w(static_cast<size_t>(3 * C * C));
@@ -223,6 +218,10 @@ void EncoderLayer::set_precision(Precision p) {
   p_attn_out_ = PackedWeight::from_f32(p, attn_out.w->value.f32(), C, C, C);
   p_ffn_in_ = PackedWeight::from_f32(p, ffn_in.w->value.f32(), I, C, C);
   p_ffn_out_ = PackedWeight::from_f32(p, ffn_out.w->value.f32(), C, I, I);
+  if (release) {
+    for (Param* w : {q.w, k.w, v.w, attn_out.w, ffn_in.w, ffn_out.w}) w->value = Tensor();
+    qkv_w_ = Tensor();
+  }
 }
 
 void EncoderLayer::set_trainable(bool on) {

@@ -91,11 +91,14 @@ class EncoderLayer {
                 const LayerDropout& drop, GradScratch& g) const;
   bool trainable() const { return q.trainable(); }
   void set_trainable(bool on);
-  // Inference precision of the four weight GEMMs (QKV, attention output, FFN in / out): bf16 / int8 prepare
-  // the weights once here (PackedWeight); fp32 (the default) uses the parameters as they are. LayerNorm,
+  // Inference precision of the four weight GEMMs (QKV, attention output, FFN in / out): the weights are
+  // prepared once here (PackedWeight: fp32 prepacked, bf16, int8); unprepared layers (training) use the
+  // parameters as they are. LayerNorm,
   // softmax and attention stay fp32. Not for training: the prepared weights do not follow the parameters.
-  void set_precision(Precision p);
+  // release: free the parameters' float32 copies of the four weights afterwards (inference-only models).
+  void set_precision(Precision p, bool release = false);
   Precision precision() const { return precision_; }
+  bool prepared() const { return !p_qkv_.empty(); }
 
   Linear q, k, v, attn_out, ffn_in, ffn_out;
   LayerNormP attn_ln, out_ln;

@@ -94,9 +94,10 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
                                         p + ".embeddings.position_ids"};
   if (!pooler_) skippable.push_back(pool + ".");
   ps_.finish(skippable);
-  if (opt.precision != Precision::F32) {
+  if (opt.precision != Precision::F32 || opt.prepare_inference) {
     precision_ = opt.precision;
-    for (auto& l : layers_) l.set_precision(opt.precision);
+    prepared_ = true;
+    for (auto& l : layers_) l.set_precision(opt.precision, /*release=*/opt.prepare_inference);
   }
 }
 

@@ -78,6 +78,9 @@ struct ModelOptions {
   // prepare the weights at load and fail here when the CPU lacks the instructions. The embeddings,
   // LayerNorm, softmax, pooler and heads stay fp32. Training needs fp32.
   Precision precision = Precision::F32;
+  // Inference only: prepare the encoder layers' weights for their GEMMs at load in every precision (fp32
+  // too: tern's prepacked kernel) and free the parameters' own copies. Such a model cannot be trained.
+  bool prepare_inference = false;
 };
 
 // The seed of a training step's dropout masks (each mask adds its own stream).
@@ -146,6 +149,7 @@ class LoadedModel {
   const std::string& source() const { return source_; }
   const std::vector<std::string>& labels() const { return cfg_.labels; }  // id2label in id order
   Precision precision() const { return precision_; }
+  bool prepared() const { return prepared_; }  // encoder weights prepared for inference (ModelOptions)
   bool has_pooler() const { return pooler_ != nullptr; }
   bool has_head() const { return !heads_.empty(); }
   // Heads in order: [0] is the config's own ("classifier"), then ModelOptions::extra_heads.
@@ -182,6 +186,7 @@ class LoadedModel {
   std::string source_;
   bool bare_names_ = false;  // the checkpoint named the encoder's tensors without cfg_.prefix
   Precision precision_ = Precision::F32;
+  bool prepared_ = false;
   ParamStore ps_;
   Param* word_ = nullptr;
   Param* pos_ = nullptr;

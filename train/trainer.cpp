@@ -752,6 +752,7 @@ FileEvaluation evaluate_file(const EvalOptions& o) {
     scaler = TargetScaler::from_json(it->second);
   ModelOptions mo;
   mo.precision = o.precision;
+  mo.prepare_inference = true;
   auto model = Model::from_bundle(bundle, model_path, mo);
   TERN_CHECK(model->has_head(), model_path
                                     << ": the model has no classification / regression head (train one "
