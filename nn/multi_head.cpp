@@ -58,6 +58,13 @@ std::vector<HeadSpec> head_specs(const std::vector<MultiHeadInfo>& heads) {
   return out;
 }
 
+ModelOptions multi_head_options(const std::map<std::string, std::string>& metadata,
+                                const std::string& source) {
+  ModelOptions mo;
+  mo.extra_heads = head_specs(multi_heads_from_metadata(metadata, source));
+  return mo;
+}
+
 std::shared_ptr<const LoadedModel> load_multi_head_model(const std::string& path,
                                                          std::vector<MultiHeadInfo>* heads) {
   ModelBundle b = load_model(path);

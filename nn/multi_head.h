@@ -29,6 +29,9 @@ std::vector<MultiHeadInfo> multi_heads_from_metadata(const std::map<std::string,
 std::string multi_heads_metadata(const std::vector<MultiHeadInfo>& heads);
 // ModelOptions::extra_heads for those heads.
 std::vector<HeadSpec> head_specs(const std::vector<MultiHeadInfo>& heads);
+// ModelOptions with the extra heads a model file's metadata lists (none: default options).
+ModelOptions multi_head_options(const std::map<std::string, std::string>& metadata,
+                                const std::string& source);
 
 // Loads a tern model file with every head its metadata lists (a plain model file loads as
 // load_model_shared does). heads() of the result: the config's own head first (if any), then the listed.

@@ -7,9 +7,13 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+#include "infer/annotate.h"
+#include "infer/predictor.h"
 #include "nn/multi_head.h"
 #include "tensor/check.h"
 #include "tests/util/test_util.h"
@@ -192,6 +196,56 @@ TEST(MultiTask, SavedModelReloadsWithAllHeadsAndTheSameLogits) {
   }
   // A plain load (no heads from the metadata) refuses the head tensors instead of dropping them.
   EXPECT_THROW(load_model_shared(path), tern::Error);
+}
+
+TEST(MultiTask, InferAnnotatesEveryHeadFromOneModelFile) {
+  ScratchDir s;
+  train::MultiTaskTrainer t(options(tiny_model(s)), two_tasks());
+  t.train_step();
+  t.train_step();
+  const std::vector<std::string> texts = {"the tweet 3 [unused7]", "a b c", "the the the tweet", "tweet"};
+  const std::vector<float> za = t.predict(0, texts), zb = t.predict(1, texts);
+  const std::string path = s.path("multi.h5");
+  t.save(path, {{"name", "tiny-multi"}, {"max_length", "64"}});
+
+  // The Predictor: one InferModel per head, named after it, the trainer's logits.
+  const auto heads = infer::InferModel::load_heads(path);
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_EQ(heads[0]->info().name, "task_a");
+  EXPECT_EQ(heads[1]->info().labels, (std::vector<std::string>{"no", "yes"}));
+  EXPECT_EQ(heads[0]->info().kind, infer::OutputKind::Single);
+  infer::Predictor p(heads);
+  const auto res = p.predict(texts);
+  ASSERT_EQ(res.size(), 2u);
+  ASSERT_EQ(res[0].logits.size(), za.size());
+  ASSERT_EQ(res[1].logits.size(), zb.size());
+  for (size_t i = 0; i < za.size(); ++i) EXPECT_NEAR(res[0].logits[i], za[i], 1e-5) << i;
+  for (size_t i = 0; i < zb.size(); ++i) EXPECT_NEAR(res[1].logits[i], zb[i], 1e-5) << i;
+  // A plain model file is one InferModel, as load() gives it.
+  EXPECT_EQ(infer::InferModel::load_heads(tiny_model(s)).size(), 1u);
+
+  // tern infer's library call: every row carries both tasks' label and probabilities.
+  std::string in;
+  for (const auto& x : texts) in += x + "\n";
+  tern::test::write_bytes(s.path("in.txt"), in);
+  infer::AnnotateOptions ao;
+  ao.models = {path};
+  ao.input = s.path("in.txt");
+  ao.output = s.path("out.jsonl");
+  infer::annotate(ao);
+  std::istringstream rows(tern::test::read_bytes(s.path("out.jsonl")));
+  std::string line;
+  size_t n = 0;
+  while (std::getline(rows, line)) {
+    const auto j = nlohmann::json::parse(line);
+    ASSERT_TRUE(j.contains("task_a") && j.contains("task_b")) << line;
+    EXPECT_EQ(j["task_a"]["probs"].size(), 3u);
+    EXPECT_EQ(j["task_b"]["probs"].size(), 2u);
+    const float* z = &zb[n * 2];
+    EXPECT_EQ(j["task_b"]["label"], z[1] > z[0] ? "yes" : "no");
+    ++n;
+  }
+  EXPECT_EQ(n, texts.size());
 }
 
 TEST(MultiTask, HeadsMetadataErrorsNameTheFile) {
