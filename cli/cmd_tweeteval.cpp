@@ -53,7 +53,9 @@ int cmd_tweeteval(int argc, char** argv) {
   add_switch(app, "--skip-single", skip_single, "do not train the single-task models");
   app.add_option("--reuse", reuse,
                  "TASK=MODEL.h5: score that model instead of training the task (e.g. "
-                 "sentiment=weights/models/sentiment.h5, trained from tweet-bert-mini); repeatable")
+                 "sentiment=weights/models/sentiment.h5, trained from tweet-bert-mini; "
+                 "multitask=DIR/models/multitask.h5 "
+                 "scores a multi-task model); repeatable")
       ->type_name("T=F");
   app.add_option("--loss-weight", loss_weights, "TASK=W: multi-task loss weight (default 1); repeatable")
       ->type_name("T=W");

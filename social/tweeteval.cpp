@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -296,9 +297,11 @@ TweetEvalResults run_tweeteval(const TweetEvalOptions& o,
                 << n << "' (emoji, emotion, hate, irony, offensive, sentiment, stance)");
   }
   for (const auto& [k, v] : o.reuse) {
-    bool ok = false;
+    bool ok = k == "multitask" && o.multitask;
     for (const auto* t : tasks) ok = ok || (t->name == k && t->targets.empty());
-    if (!ok) TERN_FAIL("tweeteval: --reuse " << k << ": not a selected task (stance cannot be reused)");
+    if (!ok)
+      TERN_FAIL("tweeteval: --reuse "
+                << k << ": not a selected task (stance cannot be reused; multitask needs --multitask)");
     if (!fs::exists(v)) TERN_FAIL("tweeteval: --reuse " << k << ": " << v << " does not exist");
   }
   fs::create_directories(o.out_dir + "/models");
@@ -394,89 +397,106 @@ TweetEvalResults run_tweeteval(const TweetEvalOptions& o,
 
   if (o.multitask) {
     const double t0 = now_s();
-    std::vector<train::MultiTaskHead> heads;
-    std::vector<std::pair<const TweetEvalTask*, Unit>> head_unit;
+    std::string model;
+    std::map<std::string, int64_t> drawn_rows, head_rows;  // per head: examples drawn, training rows
+    std::string note;
+    auto reuse_mt = o.reuse.find("multitask");
+    if (reuse_mt != o.reuse.end()) {
+      model = reuse_mt->second;
+      note = "reused " + model;
+      log("tweeteval: multi-task: scoring " + model);
+    } else {
+      std::vector<train::MultiTaskHead> heads;
+      for (const auto* t : tasks) {
+        const std::vector<Unit> us = units_of(*t);
+        std::vector<train::Dataset> tr;
+        int64_t total = 0;
+        for (const Unit& u : us) {
+          tr.push_back(read_split(o, u, "train"));
+          total += static_cast<int64_t>(tr.back().size());
+        }
+        auto lw = o.loss_weights.find(t->name);
+        for (size_t i = 0; i < us.size(); ++i) {
+          train::MultiTaskHead h;
+          h.name = us[i].name();
+          h.labels = t->labels;
+          // Task-balanced: every task gets the same share of the batches; a stance target its share of
+          // stance's rows.
+          h.sampling_weight = static_cast<double>(tr[i].size()) / static_cast<double>(total);
+          h.loss_weight = lw == o.loss_weights.end() ? 1.f : lw->second;
+          h.train = std::move(tr[i]);
+          heads.push_back(std::move(h));
+        }
+      }
+      train::MultiTaskOptions mo;
+      mo.model_path = o.model_path;
+      mo.max_length = o.max_length;
+      mo.batch_size = o.batch_size;
+      mo.steps = o.budget.multitask_steps;
+      mo.lr = o.lr;
+      mo.warmup_fraction = o.warmup_fraction;
+      mo.weight_decay = o.weight_decay;
+      mo.seed = o.seed;
+      mo.command_line = o.command_line;
+      log("tweeteval: multi-task: " + std::to_string(heads.size()) + " heads, " + std::to_string(mo.steps) +
+          " steps of " + std::to_string(mo.batch_size));
+      train::MultiTaskTrainer mt(mo, std::move(heads));
+      double ema = 0;
+      for (int64_t s = 0; s < mo.steps; ++s) {
+        size_t k = 0;
+        const double l = mt.train_step(&k);
+        drawn_rows[mt.heads()[k].name] += std::min<int64_t>(mo.batch_size, mt.heads()[k].train.size());
+        ema = s == 0 ? l : 0.98 * ema + 0.02 * l;
+        if ((s + 1) % 50 == 0 || s + 1 == mo.steps)
+          log("tweeteval: multi-task step " + std::to_string(s + 1) + "/" + std::to_string(mo.steps) +
+              ", loss (EMA) " + fmt(ema) + ", " + fmt(now_s() - t0) + " s");
+      }
+      for (const auto& h : mt.heads()) head_rows[h.name] = static_cast<int64_t>(h.train.size());
+      model = o.out_dir + "/models/multitask.h5";
+      mt.save(model, {{"name", "tweeteval-multi"}});
+      note = "one encoder, " + std::to_string(mt.heads().size()) + " heads, " + std::to_string(mo.steps) +
+             " steps";
+    }
+    // Scored from the saved file through tern infer's path (InferModel::load_heads: one InferModel per head).
+    infer::InferModel::Options io;
+    io.max_length = o.max_length;
+    const auto heads = infer::InferModel::load_heads(model, io);
     for (const auto* t : tasks) {
-      const std::vector<Unit> us = units_of(*t);
-      std::vector<train::Dataset> tr;
-      int64_t total = 0;
-      for (const Unit& u : us) {
-        tr.push_back(read_split(o, u, "train"));
-        total += static_cast<int64_t>(tr.back().size());
-      }
-      auto lw = o.loss_weights.find(t->name);
-      for (size_t i = 0; i < us.size(); ++i) {
-        train::MultiTaskHead h;
-        h.name = us[i].name();
-        h.labels = t->labels;
-        // Task-balanced: every task gets the same share of the batches; a stance target its share of
-        // stance's rows.
-        h.sampling_weight = static_cast<double>(tr[i].size()) / static_cast<double>(total);
-        h.loss_weight = lw == o.loss_weights.end() ? 1.f : lw->second;
-        h.train = std::move(tr[i]);
-        heads.push_back(std::move(h));
-        head_unit.push_back({t, us[i]});
-      }
-    }
-    train::MultiTaskOptions mo;
-    mo.model_path = o.model_path;
-    mo.max_length = o.max_length;
-    mo.batch_size = o.batch_size;
-    mo.steps = o.budget.multitask_steps;
-    mo.lr = o.lr;
-    mo.warmup_fraction = o.warmup_fraction;
-    mo.weight_decay = o.weight_decay;
-    mo.seed = o.seed;
-    mo.command_line = o.command_line;
-    log("tweeteval: multi-task: " + std::to_string(heads.size()) + " heads, " + std::to_string(mo.steps) +
-        " steps of " + std::to_string(mo.batch_size));
-    train::MultiTaskTrainer mt(mo, std::move(heads));
-    std::vector<int64_t> drawn(mt.heads().size(), 0);
-    double ema = 0;
-    for (int64_t s = 0; s < mo.steps; ++s) {
-      size_t k = 0;
-      const double l = mt.train_step(&k);
-      ++drawn[k];
-      ema = s == 0 ? l : 0.98 * ema + 0.02 * l;
-      if ((s + 1) % 50 == 0 || s + 1 == mo.steps)
-        log("tweeteval: multi-task step " + std::to_string(s + 1) + "/" + std::to_string(mo.steps) +
-            ", loss (EMA) " + fmt(ema) + ", " + fmt(now_s() - t0) + " s");
-    }
-    const std::string model = o.out_dir + "/models/multitask.h5";
-    mt.save(model, {{"name", "tweeteval-multi"}});
-    std::map<std::string, TweetEvalTaskResult> by_task;
-    std::map<std::string, std::pair<std::vector<int64_t>, std::vector<int64_t>>> pooled;
-    for (size_t k = 0; k < head_unit.size(); ++k) {
-      const auto& [t, u] = head_unit[k];
-      const train::Dataset& te = test.at(u.name());
-      const int64_t L = static_cast<int64_t>(t->labels.size());
-      const std::vector<int64_t> pred = argmax_rows(mt.predict(k, te.texts, o.eval_batch_size), L);
-      const std::vector<int64_t> gold = gold_ids(te);
-      write_lines(o.out_dir + "/predictions/" + u.name() + ".multi.txt", pred);
-      TweetEvalTaskResult& res = by_task[t->name];
+      TweetEvalTaskResult res;
       res.task = t->name;
       res.metric = tweeteval_metric_name(t->metric);
       res.model = model;
-      res.train_rows += static_cast<int64_t>(mt.heads()[k].train.size());
-      res.examples += drawn[k] * o.batch_size;
-      if (!u.target.empty()) res.sub[u.target] = tweeteval_score(t->metric, gold, pred, L);
-      auto& pg = pooled[t->name];
-      pg.first.insert(pg.first.end(), gold.begin(), gold.end());
-      pg.second.insert(pg.second.end(), pred.begin(), pred.end());
-    }
-    for (const auto* t : tasks) {
-      TweetEvalTaskResult& res = by_task.at(t->name);
-      const auto& pg = pooled.at(t->name);
-      res.test_rows = static_cast<int64_t>(pg.first.size());
-      res.score = tweeteval_score(t->metric, pg.first, pg.second, static_cast<int64_t>(t->labels.size()));
-      res.note = "one encoder, " + std::to_string(mt.heads().size()) + " heads, " + std::to_string(mo.steps) +
-                 " steps";
+      res.note = note;
+      const int64_t L = static_cast<int64_t>(t->labels.size());
+      std::vector<int64_t> gold_all, pred_all;
+      for (const Unit& u : units_of(*t)) {
+        std::shared_ptr<const infer::InferModel> h;
+        for (const auto& c : heads)
+          if (c->info().name == u.name()) h = c;
+        if (!h) TERN_FAIL(model << ": no head named " << u.name());
+        if (h->info().labels != t->labels)
+          TERN_FAIL(model << ": head " << u.name() << " has other labels than the task");
+        const train::Dataset& te = test.at(u.name());
+        infer::PredictOptions po;
+        po.batch_size = o.eval_batch_size;
+        infer::Predictor p({h}, po);
+        const std::vector<int64_t> pred = argmax_rows(p.predict(te.texts)[0].logits, L);
+        const std::vector<int64_t> gold = gold_ids(te);
+        write_lines(o.out_dir + "/predictions/" + u.name() + ".multi.txt", pred);
+        if (!u.target.empty()) res.sub[u.target] = tweeteval_score(t->metric, gold, pred, L);
+        gold_all.insert(gold_all.end(), gold.begin(), gold.end());
+        pred_all.insert(pred_all.end(), pred.begin(), pred.end());
+        res.train_rows += head_rows[u.name()];
+        res.examples += drawn_rows[u.name()];
+      }
+      res.test_rows = static_cast<int64_t>(gold_all.size());
+      res.score = tweeteval_score(t->metric, gold_all, pred_all, L);
+      res.seconds = now_s() - t0;
       log("tweeteval: " + t->name + " multi-task " + res.metric + " " + fmt(res.score));
       R.multi.push_back(res);
+      R.multi_seconds = now_s() - t0;
+      render(o, R);
     }
-    R.multi_seconds = now_s() - t0;
-    for (auto& r : R.multi) r.seconds = R.multi_seconds;
-    render(o, R);
   }
   render(o, R);
   return R;

@@ -48,7 +48,8 @@ struct TweetEvalOptions {
   bool single = true;              // one model per task
   bool multitask = false;          // one model with a head per task
   // Tasks whose single-task model is not trained but taken from a file (e.g. sentiment = the shipped
-  // default, trained from the same checkpoint): task -> model file.
+  // default, trained from the same checkpoint): task -> model file. "multitask" -> a multi-task model file
+  // to score instead of training one (with multitask).
   std::map<std::string, std::string> reuse;
   std::map<std::string, float> loss_weights;  // multi-task: per task (default 1)
   TweetEvalBudget budget;

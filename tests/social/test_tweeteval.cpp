@@ -201,6 +201,17 @@ TEST(TweetEvalRun, TwoTasksSingleAndMultiTaskScoresMatchTheirPredictions) {
   EXPECT_EQ(j["budget"]["examples_per_task"], 12);
   EXPECT_NE(tern::test::read_bytes(out + "/results.md").find("| irony | f1_class1 |"), std::string::npos);
   EXPECT_FALSE(log.empty());
+
+  // Scoring the saved multi-task file again (--reuse multitask=FILE) gives the same scores.
+  social::TweetEvalOptions o2 = o;
+  o2.single = false;
+  o2.out_dir = s.path("out2");
+  o2.reuse["multitask"] = out + "/models/multitask.h5";
+  const social::TweetEvalResults r2 = social::run_tweeteval(o2);
+  ASSERT_EQ(r2.multi.size(), 2u);
+  EXPECT_DOUBLE_EQ(r2.multi[0].score, r.multi[0].score);
+  EXPECT_DOUBLE_EQ(r2.multi[1].score, r.multi[1].score);
+  EXPECT_FALSE(fs::exists(s.path("out2") + "/models/multitask.h5"));
 }
 
 TEST(TweetEvalRun, BadOptionsAreErrors) {
