@@ -37,6 +37,8 @@ const Command kCommands[] = {
     {"coordinate", tern::cli::cmd_coordinate,
      "coordination networks between accounts (GraphML, edges, components)"},
     {"report", tern::cli::cmd_report, "self-contained HTML report: trends, accounts, coordination graph"},
+    {"tweeteval", tern::cli::cmd_tweeteval,
+     "fine-tune and score the 7 TweetEval tasks (official metrics), single-task and multi-task"},
 };
 
 void usage(FILE* f) {

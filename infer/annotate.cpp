@@ -146,7 +146,8 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
   std::vector<std::shared_ptr<const InferModel>> models;
   const std::vector<std::string> names =
       opt.models.empty() ? std::vector<std::string>{default_model_name()} : opt.models;
-  for (const auto& n : names) models.push_back(InferModel::load(n, opt.model));
+  for (const auto& n : names)
+    for (auto& m : InferModel::load_heads(n, opt.model)) models.push_back(m);  // multi-task: one per head
   AnnotateSummary sum;
   for (const auto& m : models) {
     for (const auto& o : sum.model_names)

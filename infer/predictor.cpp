@@ -16,6 +16,7 @@
 
 #include "nn/config.h"
 #include "nn/model.h"
+#include "nn/multi_head.h"
 #include "tensor/check.h"
 #include "tensor/threads.h"
 #include "tokenizer/tokenizer.h"
@@ -250,7 +251,8 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   m->tok_key_ = key;
 
   // Binding validates every tensor (a bad model fails here, naming it); the weights stay views of the file.
-  ModelOptions mo;
+  // Multi-task model files: their extra heads too (nn/multi_head.h; none for other files).
+  ModelOptions mo = multi_head_options(bundle.metadata, path);
   mo.precision = opt.precision;
   mo.prepare_inference = true;
   w->model = LoadedModel::from_bundle(bundle, path, mo);
@@ -309,14 +311,26 @@ std::vector<Encoded> Predictor::encode(const std::vector<std::string>& texts) co
 
 std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
   std::vector<ModelResult> res(models_.size());
+  std::vector<bool> done(models_.size(), false);
   for (size_t mi = 0; mi < models_.size(); ++mi) {
+    if (done[mi]) continue;
     const InferModel& im = *models_[mi];
     const Encoded& e = enc[group_[mi]];
     const int64_t N = static_cast<int64_t>(e.size());
-    const int64_t L = im.weights_->cfg.num_labels, C = im.weights_->cfg.hidden;
-    const bool head = im.info().kind != OutputKind::Encoder;
+    const int64_t C = im.weights_->cfg.hidden;
+    // Heads of one multi-task model (InferModel::load_heads: same weights, same tokens) come from this
+    // model's encoder pass.
+    std::vector<size_t> heads = {mi};
+    for (size_t mk = mi + 1; mk < models_.size(); ++mk)
+      if (models_[mk]->weights_ == im.weights_ && group_[mk] == group_[mi] && models_[mk]->head_ >= 0 &&
+          im.head_ >= 0)
+        heads.push_back(mk);
+    for (size_t mk : heads) {
+      done[mk] = true;
+      if (models_[mk]->info().kind != OutputKind::Encoder)
+        res[mk].logits.assign(static_cast<size_t>(N) * models_[mk]->info().labels.size(), 0.f);
+    }
     ModelResult& r = res[mi];
-    if (head) r.logits.assign(static_cast<size_t>(N * L), 0.f);
     if (opt_.pool != Pool::None) r.embeddings.assign(static_cast<size_t>(N * C), 0.f);
     const std::vector<int64_t> order = length_order(e);
     const int64_t bs = opt_.batch_size, batches = (N + bs - 1) / bs;
@@ -332,7 +346,13 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
       const float* hs = o.last_hidden_state.f32();  // (tokens, C)
       for (int64_t i = 0; i < n; ++i) {
         const int64_t row = order[r0 + i];
-        if (head) std::memcpy(&r.logits[row * L], o.logits.f32() + i * L, L * sizeof(float));
+        for (size_t mk : heads) {
+          const InferModel& hm = *models_[mk];
+          if (hm.info().kind == OutputKind::Encoder) continue;
+          const int64_t L = static_cast<int64_t>(hm.info().labels.size());
+          const Tensor& z = hm.head_ < 0 ? o.logits : o.head_logits[static_cast<size_t>(hm.head_)];
+          std::memcpy(&res[mk].logits[row * L], z.f32() + i * L, L * sizeof(float));
+        }
         if (opt_.pool == Pool::Cls) {
           std::memcpy(&r.embeddings[row * C], hs + w.offsets[i] * C, C * sizeof(float));
         } else if (opt_.pool == Pool::Mean) {
@@ -370,6 +390,7 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     }
     // Regression: undo the training's target scaling.
     if (im.info().kind == OutputKind::Regression && im.scale_kind_ != 0) {
+      const int64_t L = im.weights_->cfg.num_labels;
       for (int64_t i = 0; i < N; ++i)
         for (int64_t c = 0; c < L; ++c) {
           float& y = r.logits[i * L + c];

@@ -58,6 +58,14 @@ class InferModel {
   // the file on a bad model.
   static std::shared_ptr<const InferModel> load(const std::string& name_or_path, const Options& opt);
   static std::shared_ptr<const InferModel> load(const std::string& name_or_path);
+  // A multi-task model file (nn/multi_head.h: one encoder, heads listed in its metadata "heads") as one
+  // InferModel per head, named after the head and sharing the weights: a Predictor runs the encoder once
+  // per batch for all of them. Any other model: {load()}. (infer/multi_head_infer.cpp)
+  static std::vector<std::shared_ptr<const InferModel>> load_heads(const std::string& name_or_path,
+                                                                   const Options& opt);
+  static std::vector<std::shared_ptr<const InferModel>> load_heads(const std::string& name_or_path) {
+    return load_heads(name_or_path, Options());
+  }
   ~InferModel();
 
   const ModelInfo& info() const { return info_; }
@@ -75,6 +83,7 @@ class InferModel {
   std::shared_ptr<const Weights> weights_;
   std::vector<double> scale_center_, scale_scale_;  // regression target scaling (inverse applied)
   int scale_kind_ = 0;                              // 0 none, 1 log1p, 2 robust
+  int64_t head_ = -1;  // load_heads(): index into LoadedModel::heads(); -1: the config's own head
   friend class Predictor;
 };
 

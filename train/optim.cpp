@@ -21,8 +21,13 @@ AdamW::AdamW(const ParamArena& arena, const AdamWOptions& opt, const std::vector
   size_ = arena.size;
   m_.assign(static_cast<size_t>(arena.size), 0.f);
   v_.assign(static_cast<size_t>(arena.size), 0.f);
+  trainable_slices_.assign(arena.slices.size(), true);
+  slice_steps_.assign(arena.slices.size(), 0);
   for (size_t i = 0; i < arena.slices.size(); ++i) {
-    if (!trainable.empty() && !trainable[i]) continue;
+    if (!trainable.empty() && !trainable[i]) {
+      trainable_slices_[i] = false;
+      continue;
+    }
     const ParamSlice& s = arena.slices[i];
     const bool decay = opt.weight_decay > 0 && !(opt.exclude_no_decay && s.param->no_decay);
     if (!segments_.empty() && segments_.back().decay == decay &&
@@ -78,6 +83,46 @@ void AdamW::step(ParamArena& arena, double lr) {
         v[i] = vi;
         p[i] = pi + neg_step_size * mi / denom;
       }
+    }
+  }
+}
+
+void AdamW::step_active(ParamArena& arena, double lr, const std::vector<bool>& active) {
+  TERN_CHECK(arena.size == size_,
+             "AdamW::step_active: arena has " << arena.size << " floats, state " << size_);
+  TERN_CHECK(active.size() == arena.slices.size(), "AdamW::step_active: " << active.size() << " flags for "
+                                                                          << arena.slices.size()
+                                                                          << " parameters");
+  ++step_;
+  const double b1 = opt_.beta1, b2 = opt_.beta2;
+  const float w1 = static_cast<float>(1.0 - b1);
+  const float fb2 = static_cast<float>(b2), w2 = static_cast<float>(1.0 - b2);
+  const float eps = static_cast<float>(opt_.eps);
+  const float decay_mul = static_cast<float>(1.0 - lr * opt_.weight_decay);
+  float* p = arena.values;
+  const float* g = arena.grads;
+  float* m = m_.data();
+  float* v = v_.data();
+  for (size_t k = 0; k < arena.slices.size(); ++k) {
+    if (!active[k] || !trainable_slices_[k]) continue;
+    const ParamSlice& s = arena.slices[k];
+    const int64_t t = ++slice_steps_[k];
+    const double bias_correction1 = 1.0 - std::pow(b1, static_cast<double>(t));
+    const double bias_correction2 = 1.0 - std::pow(b2, static_cast<double>(t));
+    const float neg_step_size = static_cast<float>(-(lr / bias_correction1));
+    const float bc2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+    const bool decay = opt_.weight_decay > 0 && !(opt_.exclude_no_decay && s.param->no_decay);
+    const float dm = decay ? decay_mul : 1.f;
+    const int64_t e = s.offset + s.size;
+#pragma omp parallel for simd if (s.size > 65536)
+    for (int64_t i = s.offset; i < e; ++i) {
+      const float pi = p[i] * dm;  // the arithmetic of step()
+      const float mi = m[i] + w1 * (g[i] - m[i]);
+      const float vi = v[i] * fb2 + w2 * g[i] * g[i];
+      const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = pi + neg_step_size * mi / denom;
     }
   }
 }

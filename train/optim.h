@@ -29,6 +29,11 @@ class AdamW {
   // `trainable`: one flag per arena slice (empty = all trainable).
   AdamW(const ParamArena& arena, const AdamWOptions& opt, const std::vector<bool>& trainable = {});
   void step(ParamArena& arena, double lr);
+  // Multi-task training: one step on the trainable slices with active[i] only (a head whose task is not in
+  // the batch has no gradient: torch skips such a parameter entirely: no decay, no state update). Each
+  // slice counts its own steps for the bias correction, as torch keeps a `step` per parameter; a slice
+  // stepped every time gets exactly step()'s update. Do not mix with step() on the same instance.
+  void step_active(ParamArena& arena, double lr, const std::vector<bool>& active);
 
   int64_t steps() const { return step_; }
   std::vector<float>& m() { return m_; }
@@ -45,8 +50,10 @@ class AdamW {
   std::vector<Segment> segments_;  // trainable ranges of the arena, neighbours with equal flags merged
   std::vector<float> m_, v_;
   int64_t step_ = 0;
-  int64_t size_ = 0;       // arena floats
-  int64_t trainable_ = 0;  // floats in segments_
+  int64_t size_ = 0;                    // arena floats
+  int64_t trainable_ = 0;               // floats in segments_
+  std::vector<bool> trainable_slices_;  // per arena slice
+  std::vector<int64_t> slice_steps_;    // step_active(): steps taken per slice
 };
 
 // Hugging Face get_linear_schedule_with_warmup (a LambdaLR factor on the base lr):
