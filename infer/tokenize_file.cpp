@@ -205,7 +205,7 @@ TokenizeFileSummary tokenize_file(const tok::Tokenizer& tk, const TokenizeFileOp
     }
     sum.lines += n;
   }
-  out.close();
+  out.close(o.sync);
   return sum;
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -167,6 +168,47 @@ class FlatU64Map {
   }
   std::vector<Slot> slots_;
   size_t mask_ = 0, size_ = 0;
+};
+
+// A vocabulary: token -> id, entries in insertion order (a later assignment to a token replaces its id),
+// looked up through a FlatStrMap. The subset of std::unordered_map's interface the loader uses: find() ==
+// end(), it->second, operator[], range-for over {first, second}.
+class Vocab {
+ public:
+  struct Entry {
+    std::string first;
+    int32_t second;
+  };
+  using const_iterator = const Entry*;
+  Vocab() = default;
+  Vocab(std::initializer_list<std::pair<std::string, int32_t>> l) {
+    for (const auto& [k, v] : l) (*this)[k] = v;
+  }
+  const_iterator find(std::string_view key) const {
+    const uint32_t* i = index_.find(key);
+    return i ? entries_.data() + *i : end();
+  }
+  int32_t& operator[](std::string_view key) {
+    const uint32_t i = index_.insert(key, static_cast<uint32_t>(entries_.size()));
+    if (i == entries_.size()) entries_.push_back({std::string(key), 0});
+    return entries_[i].second;
+  }
+  const_iterator begin() const { return entries_.data(); }
+  const_iterator end() const { return entries_.data() + entries_.size(); }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  void reserve(size_t n) {
+    index_.reserve(n);
+    entries_.reserve(n);
+  }
+  void clear() {
+    index_.clear();
+    entries_.clear();
+  }
+
+ private:
+  FlatStrMap<uint32_t> index_;
+  std::vector<Entry> entries_;
 };
 
 // A model's output for one word: pieces (id, byte start, byte length) of the word's bytes.

@@ -212,13 +212,13 @@ void read_post_processor(const json& j, const Ctx& c, detail::PostProcessor& pos
   }
 }
 
-std::vector<std::pair<std::string, std::string>> split_merge_line(const std::string& line,
-                                                                  const std::string& where) {
+template <class Where>
+std::pair<std::string, std::string> split_merge_line(const std::string& line, const Where& where) {
   const size_t sp = line.find(' ');
   if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos || sp == 0 ||
       sp + 1 == line.size())
-    fail(where + ": a merge must be two tokens separated by one space, got '" + line.substr(0, 80) + "'");
-  return {{line.substr(0, sp), line.substr(sp + 1)}};
+    fail(where() + ": a merge must be two tokens separated by one space, got '" + line.substr(0, 80) + "'");
+  return {line.substr(0, sp), line.substr(sp + 1)};
 }
 
 void load_tokenizer_json(Tokenizer::Impl& impl, const std::string& text, const std::string& file) {
@@ -263,20 +263,17 @@ void load_tokenizer_json(Tokenizer::Impl& impl, const std::string& text, const s
     const json* merges = get(*model, "merges");
     if (!merges || !merges->is_array()) cm.at("merges").error("expected an array");
     std::vector<std::pair<std::string, std::string>> pairs;
-    std::vector<std::string> where;
     pairs.reserve(merges->size());
-    where.reserve(merges->size());
+    auto where = [&](size_t i) { return file + ": model.merges[" + std::to_string(i) + "]"; };
     for (size_t i = 0; i < merges->size(); ++i) {
       const json& m = (*merges)[i];
-      const std::string w = file + ": model.merges[" + std::to_string(i) + "]";
       if (m.is_string()) {
-        pairs.push_back(split_merge_line(m.get<std::string>(), w)[0]);
+        pairs.push_back(split_merge_line(m.get_ref<const std::string&>(), [&] { return where(i); }));
       } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
         pairs.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
       } else {
-        fail(w + ": expected \"a b\" or [\"a\", \"b\"]");
+        fail(where(i) + ": expected \"a b\" or [\"a\", \"b\"]");
       }
-      where.push_back(w);
     }
     impl.bpe.build(pairs, where);
   } else {
@@ -468,19 +465,19 @@ void load_bpe_files(Tokenizer::Impl& impl, const std::string& vocab_json, const 
   impl.bpe.vocab = read_vocab_object(parse_json(vocab_json, vfile), Ctx{vfile, "(top level)"});
   // models/bpe/model.rs BPE::read_file: "#version" lines skipped, each other line "left right".
   std::vector<std::pair<std::string, std::string>> pairs;
-  std::vector<std::string> where;
+  std::vector<size_t> linenos;
   std::istringstream in(merges_txt);
   std::string line;
   size_t lineno = 0;
+  auto where_line = [&](size_t n) { return mfile + " line " + std::to_string(n); };
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.rfind("#version", 0) == 0 || line.empty()) continue;
-    const std::string w = mfile + " line " + std::to_string(lineno);
-    pairs.push_back(split_merge_line(line, w)[0]);
-    where.push_back(w);
+    pairs.push_back(split_merge_line(line, [&] { return where_line(lineno); }));
+    linenos.push_back(lineno);
   }
-  impl.bpe.build(pairs, where);
+  impl.bpe.build(pairs, [&](size_t i) { return where_line(linenos[i]); });
 
   const bool add_prefix_space = rc.flag("add_prefix_space", false);
   const bool trim = rc.flag("trim_offsets", true);

@@ -108,7 +108,7 @@ bool Bpe::to_bytes(std::string_view token, std::string& bytes) {
 }
 
 void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
-                const std::vector<std::string>& where) {
+                const std::function<std::string(size_t)>& where) {
   byte_vocab_ = FlatStrMap<int32_t>();
   byte_vocab_.reserve(vocab.size());
   std::string bytes;
@@ -129,9 +129,9 @@ void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
                           : ib == vocab.end() ? "its right token"
                                               : nullptr;
     if (missing)
-      fail(where[rank] + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
+      fail(where(rank) + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
     if (inew == vocab.end())
-      fail(where[rank] + ": merge '" + a + " " + b + "' makes '" + a + b +
+      fail(where(rank) + ": merge '" + a + " " + b + "' makes '" + a + b +
            "', which is not in the vocabulary");
     const uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
     merges_.insert(key, std::make_pair(int32_t(rank), inew->second));  // the first (lowest) rank wins

@@ -2,6 +2,7 @@
 // Each mirrors a Hugging Face tokenizers component; the file it follows is named on each.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,11 +76,6 @@ struct RawToken {
 };
 
 // ---- models ----
-struct StrHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-using Vocab = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
 
 // tokenizers/src/models/wordpiece/mod.rs: greedy longest-match-first.
 struct WordPiece {
@@ -113,7 +109,7 @@ class Bpe {
   // Builds the byte tables; `merges` are pairs of token strings in rank order, `where(i)` names the
   // i-th merge in error messages.
   void build(const std::vector<std::pair<std::string, std::string>>& merges,
-             const std::vector<std::string>& where);
+             const std::function<std::string(size_t)>& where);
   // `cache`: this thread's word cache (thread_word_cache()), or nullptr to merge every word afresh.
   void tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out,
                 WordCache* cache = nullptr) const;
@@ -196,8 +192,12 @@ struct Tokenizer::Impl {
   std::vector<size_t> added_raw, added_norm;  // indices of non-normalized / normalized added tokens
   detail::PostProcessor post;
   int32_t pad_id = 0;
-  std::unordered_map<int32_t, std::string> id_to_token;
-  detail::Vocab token_to_id;  // vocab + added tokens
+  // The model vocabulary's tokens plus the added tokens (which win): id -> token, sorted by id; token -> id
+  // for added tokens (looked up before the vocabulary); vocabulary size counting added tokens once.
+  std::vector<std::pair<int32_t, const std::string*>> id_to_token;
+  detail::Vocab added_to_id;
+  size_t vocab_size = 0;
+  const detail::Vocab& model_vocab() const { return model_type == "wordpiece" ? wordpiece.vocab : bpe.vocab; }
 
   void finalize();  // fills the lookup tables and the added-token index lists
   // The model tokens of one text (no special tokens, no truncation).

@@ -17,19 +17,32 @@ using detail::NormStr;
 using detail::RawToken;
 
 void Tokenizer::Impl::finalize() {
-  token_to_id.clear();
+  const detail::Vocab& v = model_vocab();
+  added_to_id.clear();
   id_to_token.clear();
-  const detail::Vocab& v = model_type == "wordpiece" ? wordpiece.vocab : bpe.vocab;
-  for (const auto& [t, id] : v) {
-    token_to_id[t] = id;
-    id_to_token[id] = t;
+  id_to_token.reserve(v.size() + added.size());
+  for (const auto& e : v) id_to_token.emplace_back(e.second, &e.first);
+  vocab_size = v.size();
+  for (const auto& a : added) {
+    if (v.find(a.content) == v.end() && added_to_id.find(a.content) == added_to_id.end()) ++vocab_size;
+    added_to_id[a.content] = a.id;
+    id_to_token.emplace_back(a.id, &a.content);
   }
+  // By id; of several tokens with one id the last one set wins (an added token over the vocabulary).
+  std::stable_sort(id_to_token.begin(), id_to_token.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  size_t w = 0;
+  for (size_t i = 0; i < id_to_token.size(); ++i) {
+    if (w > 0 && id_to_token[w - 1].first == id_to_token[i].first)
+      id_to_token[w - 1] = id_to_token[i];
+    else
+      id_to_token[w++] = id_to_token[i];
+  }
+  id_to_token.resize(w);
   added_raw.clear();
   added_norm.clear();
   for (size_t i = 0; i < added.size(); ++i) {
     auto& a = added[i];
-    token_to_id[a.content] = a.id;
-    id_to_token[a.id] = a.content;
     std::u32string cps;
     uni::decode_utf8(a.content, cps);
     if (a.normalized) {
@@ -663,19 +676,23 @@ void Tokenizer::pad(std::vector<Encoding>& batch, const PaddingOptions& opt) con
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  auto it = impl_->token_to_id.find(token);
-  if (it == impl_->token_to_id.end()) return std::nullopt;
+  auto a = impl_->added_to_id.find(token);
+  if (a != impl_->added_to_id.end()) return a->second;
+  const detail::Vocab& v = impl_->model_vocab();
+  auto it = v.find(token);
+  if (it == v.end()) return std::nullopt;
   return it->second;
 }
 
 std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
-  auto it = impl_->id_to_token.find(id);
-  if (it == impl_->id_to_token.end()) return std::nullopt;
-  return it->second;
+  const auto& t = impl_->id_to_token;
+  auto it = std::lower_bound(t.begin(), t.end(), id, [](const auto& e, int32_t x) { return e.first < x; });
+  if (it == t.end() || it->first != id) return std::nullopt;
+  return *it->second;
 }
 
 size_t Tokenizer::vocab_size() const {
-  return impl_->token_to_id.size();
+  return impl_->vocab_size;
 }
 int32_t Tokenizer::pad_id() const {
   return impl_->pad_id;
