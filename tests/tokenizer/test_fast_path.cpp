@@ -298,3 +298,57 @@ TEST(Utf8, CountInvalidAgreesWithSanitize) {
 
 }  // namespace
 }  // namespace tern::tok
+
+namespace tern::tok {
+namespace {
+
+// tokenizer.json / vocab.json are parsed with the vocabulary and the merges streamed out of the JSON
+// (loader.cpp CaptureSax): the same tokenizer and the same errors as a full parse.
+std::string load_error(const std::string& vocab, const std::string& merges) {
+  const std::string j = "{\"model\": {\"type\": \"BPE\", \"vocab\": " + vocab + ", \"merges\": " + merges +
+                        "}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}";
+  try {
+    Tokenizer::from_files({{"tokenizer.json", j}}, "d");
+  } catch (const TokenizerError& e) {
+    return e.what();
+  }
+  return "(loaded)";
+}
+
+TEST(Loader, StreamedVocabularyAndMergesKeepTheErrors) {
+  const std::string v = R"({"a": 0, "b": 1, "ab": 2, "c": 3})";
+  EXPECT_EQ(load_error(v, R"(["a b"])"), "(loaded)");
+  EXPECT_EQ(load_error(v, R"([["a", "b"]])"), "(loaded)");
+  const std::string j =
+      "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 7, \"ab\": 2}, "
+      "\"merges\": [[\"a\", \"b\"]]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}";
+  const Tokenizer t = Tokenizer::from_files({{"tokenizer.json", j}}, "d");
+  EXPECT_EQ(t.encode("abab").ids, (std::vector<int32_t>{2, 2}));  // merged; a repeated key: the last id
+  EXPECT_EQ(t.token_to_id("ab"), 2);
+  EXPECT_EQ(t.vocab_size(), 3u);
+  auto has = [](const std::string& msg, const std::string& part) {
+    return msg.find(part) != std::string::npos ? testing::AssertionSuccess()
+                                               : testing::AssertionFailure() << msg;
+  };
+  EXPECT_TRUE(has(load_error(v, R"(["a b c"])"), "d/tokenizer.json: model.merges[0]: a merge must be two"));
+  EXPECT_TRUE(has(load_error(v, R"(["a b", 5])"), "model.merges[1]: expected \"a b\" or"));
+  EXPECT_TRUE(has(load_error(v, R"([["a"]])"), "model.merges[0]: expected \"a b\" or"));
+  EXPECT_TRUE(has(load_error(v, R"(["a c"])"), "model.merges[0]: merge 'a c' makes 'ac'"));
+  EXPECT_TRUE(has(load_error(R"({"a": "x"})", "[]"), "model.vocab.a: expected a token id, got \"x\""));
+  EXPECT_TRUE(has(load_error(R"({"a": {}})", "[]"), "model.vocab.a: expected a token id"));
+  EXPECT_TRUE(has(load_error(R"({"a": -1})", "[]"), "model.vocab.a: token id -1 out of range"));
+  EXPECT_TRUE(has(load_error(R"({"a": 99999999999})", "[]"), "token id 99999999999 out of range"));
+  EXPECT_TRUE(has(load_error("[1]", "[]"), "model.vocab: expected an object"));
+  EXPECT_TRUE(has(load_error(v, "{}"), "model.merges: expected an array"));
+  EXPECT_TRUE(has(load_error(v, "[\"a b\""), "d/tokenizer.json: invalid JSON"));
+  // vocab.json at the top level.
+  try {
+    Tokenizer::from_files({{"vocab.json", R"({"<s>": 0, "a": true})"}, {"merges.txt", ""}}, "d");
+    ADD_FAILURE() << "loaded";
+  } catch (const TokenizerError& e) {
+    EXPECT_TRUE(has(e.what(), "d/vocab.json: (top level).a: expected a token id, got true"));
+  }
+}
+
+}  // namespace
+}  // namespace tern::tok
