@@ -89,8 +89,26 @@ class FlatStrMap {
     while (cap < 2 * n) cap *= 2;
     if (cap > slots_.size()) rehash(cap);
   }
+  // The same keys with the values f(value): a copy of the table, nothing rehashed.
+  template <class W, class F>
+  void map_values_into(FlatStrMap<W>& out, F f) const {
+    out.slots_.resize(slots_.size());
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const Slot& s = slots_[i];
+      auto& o = out.slots_[i];
+      o.off = s.off;
+      o.len = s.len;
+      o.tag = s.tag;
+      o.value = s.len == kEmpty ? W{} : f(s.value);
+    }
+    out.keys_ = keys_;
+    out.mask_ = mask_;
+    out.size_ = size_;
+  }
 
  private:
+  template <class>
+  friend class FlatStrMap;
   static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
   struct Slot {
     size_t off = 0;
@@ -204,6 +222,10 @@ class Vocab {
   void clear() {
     index_.clear();
     entries_.clear();
+  }
+  // token -> id as a FlatStrMap, copied from the index without rehashing.
+  void copy_to(FlatStrMap<int32_t>& out) const {
+    index_.map_values_into(out, [&](uint32_t i) { return entries_[i].second; });
   }
 
  private:

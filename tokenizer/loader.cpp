@@ -128,6 +128,7 @@ class CaptureSax {
     if (capturing()) return value("an object");
     if (vocab_ && m.v == static_cast<int>(vocab_path_.size())) {
       vocab_->clear();  // a repeated key: the last one wins, as in the DOM
+      vocab_->reserve(32768);
       vocab_captured_ = true;
       mode_ = Mode::kVocab;
       capture_depth_ = stack_.size();

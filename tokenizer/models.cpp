@@ -12,14 +12,11 @@ namespace tern::tok::detail {
 
 void WordPiece::finalize() {
   max_token_bytes = 0;
-  initial_ = FlatStrMap<int32_t>();
+  vocab.copy_to(initial_);
   cont_ = FlatStrMap<int32_t>();
-  initial_.reserve(vocab.size());
-  cont_.reserve(vocab.size());
   max_initial_bytes_ = max_cont_bytes_ = 0;
   for (const auto& [tok, id] : vocab) {
     size_t len = tok.size();
-    initial_.insert(tok, id);
     max_initial_bytes_ = std::max(max_initial_bytes_, tok.size());
     if (tok.compare(0, prefix.size(), prefix) == 0) {
       len -= prefix.size();
