@@ -161,6 +161,11 @@ class FlatU64Map {
     mask_ = 15;
     size_ = 0;
   }
+  void reserve(size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    if (cap > slots_.size()) rehash(cap);
+  }
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};

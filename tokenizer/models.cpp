@@ -95,10 +95,11 @@ bool Bpe::to_bytes(std::string_view token, std::string& bytes) {
     return inv;
   }();
   bytes.clear();
-  std::u32string cps;
-  if (uni::decode_utf8(token, cps) != 0) return false;
-  for (char32_t c : cps) {
-    if (c >= 512 || inverse[c] < 0) return false;
+  const auto* s = reinterpret_cast<const unsigned char*>(token.data());
+  for (size_t i = 0; i < token.size();) {
+    bool bad = false;
+    const char32_t c = uni::decode_one(s, token.size(), &i, &bad);
+    if (bad || c >= 512 || inverse[c] < 0) return false;
     bytes.push_back(static_cast<char>(inverse[c]));
   }
   return true;
@@ -119,19 +120,22 @@ void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
     byte_id_[b] = it == vocab.end() ? -1 : it->second;
   }
   merges_.clear();
+  merges_.reserve(merges.size());
+  FlatStrMap<int32_t> ids;  // token -> id with the id in the table itself (one memory access fewer)
+  vocab.copy_to(ids);
+  std::string ab;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
-    auto ia = vocab.find(a), ib = vocab.find(b), inew = vocab.find(a + b);
-    const char* missing = ia == vocab.end()   ? "its left token"
-                          : ib == vocab.end() ? "its right token"
-                                              : nullptr;
+    ab.assign(a).append(b);
+    const int32_t *ia = ids.find(a), *ib = ids.find(b), *inew = ids.find(ab);
+    const char* missing = !ia ? "its left token" : !ib ? "its right token" : nullptr;
     if (missing)
       fail(where(rank) + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
-    if (inew == vocab.end())
+    if (!inew)
       fail(where(rank) + ": merge '" + a + " " + b + "' makes '" + a + b +
            "', which is not in the vocabulary");
-    const uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
-    merges_.insert(key, std::make_pair(int32_t(rank), inew->second));  // the first (lowest) rank wins
+    const uint64_t key = (uint64_t(uint32_t(*ia)) << 32) | uint32_t(*ib);
+    merges_.insert(key, std::make_pair(int32_t(rank), *inew));  // the first (lowest) rank wins
   }
 }
 
