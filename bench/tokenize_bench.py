@@ -22,6 +22,10 @@ Tokenizers (`--tok`, default both):
            tokenizer.json
 
   /usr/bin/python3 bench/tokenize_bench.py [--tern build/cli/tern] [--rounds 7] [--threads 2] [--tok bert]
+                                           [--baseline OTHER/tern]
+
+--baseline runs a second tern binary (e.g. one built from an earlier commit) in the same rounds, checked the same
+way, and adds its figures and its ratio to HF and to tern.
 
 Needs node and the npm package under --hftok (default /tmp/hftok: `cd /tmp/hftok && npm install
 tokenizers@0.23.2`). Run from the repository root.
@@ -113,6 +117,7 @@ def main():
     ap.add_argument("--max-length", type=int, default=0, help="truncate in both (0: off)")
     ap.add_argument("--hftok", default="/tmp/hftok")
     ap.add_argument("--extra", default="", help="extra arguments for tern tokenize (space-separated)")
+    ap.add_argument("--baseline", default="", help="a second tern binary timed in the same rounds")
     a = ap.parse_args()
 
     names = ["bert", "roberta"] if a.tok == "both" else [a.tok]
@@ -149,20 +154,35 @@ def main():
         if bad:
             peer.close()
             sys.exit(1)
-        tern_s, hf_s = [], []
+        base_cmd = None
+        if a.baseline:
+            base_out = os.path.join(tmp, f"base-{name}.jsonl")
+            base_cmd = [a.baseline] + cmd[1:]
+            base_cmd[base_cmd.index("--output") + 1] = base_out
+            run_tern(base_cmd)
+            bad_b, _ = compare(base_out, hf_ids, n)
+            print(f"[{name}] baseline {a.baseline}: ids {'equal' if not bad_b else '%d DIFFER' % len(bad_b)}")
+        tern_s, hf_s, base_s = [], [], []
         for r in range(a.rounds):
-            if r % 2 == 0:
-                tern_s.append(run_tern(cmd))
-                hf_s.append(peer.run())
-            else:
-                hf_s.append(peer.run())
-                tern_s.append(run_tern(cmd))
+            jobs = [lambda: tern_s.append(run_tern(cmd)), lambda: hf_s.append(peer.run())]
+            if base_cmd:
+                jobs.append(lambda: base_s.append(run_tern(base_cmd)))
+            k = r % len(jobs)  # rotate which goes first
+            for j in jobs[k:] + jobs[:k]:
+                j()
         peer.close()
         ratios = [h / s for s, h in zip(tern_s, hf_s)]
         mt, mh = statistics.median(tern_s), statistics.median(hf_s)
         print(f"[{name}] tern s: {' '.join(f'{x:.3f}' for x in tern_s)}")
         print(f"[{name}] HF   s: {' '.join(f'{x:.3f}' for x in hf_s)}")
         rows.append((name, n / mt, n / mh, mh / mt, statistics.median(ratios), tokens))
+        if base_s:
+            mb = statistics.median(base_s)
+            print(f"[{name}] base s: {' '.join(f'{x:.3f}' for x in base_s)}")
+            rows.append((name + "-base", n / mb, n / mh, mh / mb,
+                         statistics.median([h / b for b, h in zip(base_s, hf_s)]), tokens))
+            print(f"[{name}] tern vs baseline: ratio of medians {mb / mt:.2f}x, median round ratio "
+                  f"{statistics.median([b / t for b, t in zip(base_s, tern_s)]):.2f}x")
 
     print(f"\nload average at the end: {load_avg()}")
     print(f"{'tokenizer':<9} {'tern tweets/s':>14} {'HF tweets/s':>12} {'ratio of medians':>17} "
