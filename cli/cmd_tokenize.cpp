@@ -26,7 +26,8 @@ const char* kAbout =
     "it as a token). Invalid UTF-8 is replaced by U+FFFD per ill-formed sequence (as Python's\n"
     "errors=\"replace\"); the count of such lines is reported on stderr. Input is processed in chunks, so\n"
     "archives of any size stream through. On a write error (disk full) tern exits with 1 and the output\n"
-    "file keeps only complete lines: those of the first texts.";
+    "file keeps only complete lines: those of the first texts. The output is not flushed to the disk\n"
+    "(fdatasync) unless --sync is given.";
 
 }  // namespace
 
@@ -36,7 +37,7 @@ int cmd_tokenize(int argc, char** argv) {
   init_app(app);
   std::string model, tokenizer, in_path, out_path, pair_path;
   int max_length = 0, chunk = 16384, threads = 0;
-  bool offsets = false, normalize = false;
+  bool offsets = false, normalize = false, sync = false;
   const CLI::Option* model_opt =
       app.add_option("--model", model, "tern model (.h5) whose stored tokenizer files to use")
           ->type_name("FILE");
@@ -57,6 +58,7 @@ int cmd_tokenize(int argc, char** argv) {
              "TweetEval preprocessing: @mentions -> @user, http... -> http (off by default)");
   const CLI::Option* pair_opt =
       app.add_option("--pair-input", pair_path, "second texts of pairs, one per line")->type_name("FILE");
+  add_switch(app, "--sync", sync, "flush the output to the disk (fdatasync) before exiting");
   add_threads_option(app, threads);
   app.add_option("--chunk", chunk, "texts tokenized per parallel batch")
       ->type_name("N")
@@ -78,6 +80,7 @@ int cmd_tokenize(int argc, char** argv) {
   o.offsets = offsets;
   o.threads = threads;
   o.chunk = chunk;
+  o.sync = sync;
   const infer::TokenizeFileSummary sum = infer::tokenize_file(tk, o);
   if (sum.invalid_utf8)
     std::fprintf(stderr, "tern tokenize: %lld of %lld lines held invalid UTF-8 (replaced by U+FFFD)\n",

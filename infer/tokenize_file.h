@@ -21,6 +21,7 @@ struct TokenizeFileOptions {
   bool offsets = false;   // also [start, end) code-point offsets
   int threads = 0;        // 0: OpenMP's default
   int64_t chunk = 16384;  // texts tokenised per parallel batch
+  bool sync = false;      // fdatasync the output before closing it (write errors are caught either way)
 };
 
 struct TokenizeFileSummary {

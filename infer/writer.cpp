@@ -101,9 +101,10 @@ void LineWriter::write(const std::string& buf) {
   committed_ += static_cast<int64_t>(buf.size());
 }
 
-void LineWriter::close() {
+void LineWriter::close(bool sync) {
   if (!owned_ || fd_ < 0) return;
-  if (regular_) TERN_CHECK(::fdatasync(fd_) == 0, name_ << ": write error on sync: " << std::strerror(errno));
+  if (regular_ && sync)
+    TERN_CHECK(::fdatasync(fd_) == 0, name_ << ": write error on sync: " << std::strerror(errno));
   const int rc = ::close(fd_);
   fd_ = -1;
   TERN_CHECK(rc == 0, name_ << ": write error on close: " << std::strerror(errno));

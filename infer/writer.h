@@ -29,8 +29,8 @@ class LineWriter {
   // Complete lines in the file: those found when resuming plus those written since.
   int64_t lines() const { return lines_; }
   const std::string& name() const { return name_; }
-  // Flushes to the disk (fdatasync) and closes; throws on an error.
-  void close();
+  // Flushes to the disk (fdatasync; not with sync = false) and closes; throws on an error.
+  void close(bool sync = true);
   // The file's complete lines found at open (Resume / Append); used to skip what is already done.
   int64_t lines_at_open() const { return lines_at_open_; }
 

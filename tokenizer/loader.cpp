@@ -74,6 +74,211 @@ std::string type_of(const json& j, const Ctx& c) {
   return get_string(j, "type", "", c);
 }
 
+// json::parse with the big arrays streamed out instead of becoming DOM nodes (one allocation each): the
+// object at `vocab_path` goes into `vocab` and the array at `merges_path` (if given) into `merges`; the DOM
+// keeps an empty object / array there. Errors read as json::parse's and read_vocab_object's would.
+class CaptureSax {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  CaptureSax(json& root, const std::string& file, std::vector<std::string> vocab_path, std::string vocab_ctx,
+             detail::Vocab* vocab, std::vector<std::string> merges_path,
+             std::vector<std::pair<std::string, std::string>>* merges)
+      : dom_(root, true),
+        file_(file),
+        vocab_path_(std::move(vocab_path)),
+        vocab_ctx_(std::move(vocab_ctx)),
+        merges_path_(std::move(merges_path)),
+        vocab_(vocab),
+        merges_(merges) {}
+
+  bool null() { return capturing() ? value("null") : dom_.null(); }
+  bool boolean(bool b) { return capturing() ? value(b ? "true" : "false") : dom_.boolean(b); }
+  bool number_integer(number_integer_t v) {
+    if (mode_ == Mode::kVocab) return id(v);
+    return capturing() ? value(std::to_string(v)) : dom_.number_integer(v);
+  }
+  bool number_unsigned(number_unsigned_t v) {
+    if (mode_ == Mode::kVocab)
+      return id(v > 1000000000ull ? int64_t{1000000001} : static_cast<int64_t>(v), v);
+    return capturing() ? value(std::to_string(v)) : dom_.number_unsigned(v);
+  }
+  bool number_float(number_float_t v, const string_t& s) {
+    return capturing() ? value(s) : dom_.number_float(v, s);
+  }
+  bool string(string_t& v) {
+    if (mode_ == Mode::kMerges) {
+      if (merge_depth_ == 0) {
+        merges_->push_back(split_merge(v));
+      } else {
+        merge_parts_.push_back(std::move(v));
+      }
+      return true;
+    }
+    return capturing() ? value(json(v).dump()) : dom_.string(v);
+  }
+  bool binary(binary_t& v) { return capturing() ? value("binary") : dom_.binary(v); }
+  bool start_object(std::size_t n) {
+    const Match m = child_match();
+    stack_.push_back(m);
+    if (capturing()) return value("an object");
+    if (vocab_ && m.v == static_cast<int>(vocab_path_.size())) {
+      vocab_->clear();  // a repeated key: the last one wins, as in the DOM
+      vocab_->reserve(32768);
+      vocab_captured_ = true;
+      mode_ = Mode::kVocab;
+      capture_depth_ = stack_.size();
+      return dom_.start_object(0);
+    }
+    return dom_.start_object(n);
+  }
+  bool key(string_t& k) {
+    if (mode_ == Mode::kVocab) {
+      key_ = std::move(k);
+      return true;
+    }
+    if (capturing()) return value("a key");
+    const Match m = stack_.back();
+    auto next = [&](int at, const std::vector<std::string>& path) {
+      return at >= 0 && static_cast<size_t>(at) < path.size() && k == path[at] ? at + 1 : -1;
+    };
+    pending_ = {next(m.v, vocab_path_), next(m.m, merges_path_)};
+    return dom_.key(k);
+  }
+  bool end_object() {
+    stack_.pop_back();
+    pending_ = {};
+    if (mode_ == Mode::kVocab && stack_.size() + 1 == capture_depth_) {
+      mode_ = Mode::kNone;
+      return dom_.end_object();
+    }
+    if (capturing()) return value("an object");
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t n) {
+    const Match m = child_match();
+    stack_.push_back(m);
+    if (mode_ == Mode::kMerges) {
+      if (merge_depth_ > 0) return merge_error();
+      merge_depth_ = 1;
+      merge_parts_.clear();
+      return true;
+    }
+    if (capturing()) return value("an array");
+    if (merges_ && !merges_path_.empty() && m.m == static_cast<int>(merges_path_.size())) {
+      merges_->clear();
+      merges_captured_ = true;
+      mode_ = Mode::kMerges;
+      capture_depth_ = stack_.size();
+      return dom_.start_array(0);
+    }
+    return dom_.start_array(n);
+  }
+  bool end_array() {
+    stack_.pop_back();
+    pending_ = {};
+    if (mode_ == Mode::kMerges) {
+      if (stack_.size() + 1 == capture_depth_) {
+        mode_ = Mode::kNone;
+        return dom_.end_array();
+      }
+      if (merge_parts_.size() != 2) return merge_error();
+      merges_->emplace_back(std::move(merge_parts_[0]), std::move(merge_parts_[1]));
+      merge_depth_ = 0;
+      return true;
+    }
+    if (capturing()) return value("an array");
+    return dom_.end_array();
+  }
+  bool vocab_captured() const { return vocab_captured_; }
+  bool merges_captured() const { return merges_captured_; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    fail(file_ + ": invalid JSON: " + e.what());
+  }
+
+ private:
+  enum class Mode { kNone, kVocab, kMerges };
+  bool capturing() const { return mode_ != Mode::kNone; }
+  // Path components matched (vocabulary path, merges path; -1 = off it) by a new container: the root
+  // matches 0 of each, a value under a key that continues a path one more.
+  struct Match {
+    int v = -1, m = -1;
+  };
+  Match child_match() {
+    if (stack_.empty()) return {0, 0};
+    const Match m = pending_;
+    pending_ = {};
+    return m;
+  }
+  bool id(int64_t v, uint64_t shown = 0) {
+    if (v < 0 || v > 100000000)
+      fail(file_ + ": " + vocab_ctx_ + "." + key_ + ": token id " +
+           (shown ? std::to_string(shown) : std::to_string(v)) + " out of range");
+    (*vocab_)[key_] = static_cast<int32_t>(v);
+    return true;
+  }
+  bool value(const std::string& what) {
+    if (mode_ == Mode::kVocab)
+      fail(file_ + ": " + vocab_ctx_ + "." + key_ + ": expected a token id, got " + what.substr(0, 80));
+    return merge_error();
+  }
+  std::string merge_where() const {
+    return file_ + ": " + merges_ctx() + "[" + std::to_string(merges_->size()) + "]";
+  }
+  std::string merges_ctx() const {
+    std::string c;
+    for (const auto& k : merges_path_) c += (c.empty() ? "" : ".") + k;
+    return c;
+  }
+  bool merge_error() { fail(merge_where() + ": expected \"a b\" or [\"a\", \"b\"]"); }
+  std::pair<std::string, std::string> split_merge(const std::string& line) {
+    const size_t sp = line.find(' ');
+    if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos || sp == 0 ||
+        sp + 1 == line.size())
+      fail(merge_where() + ": a merge must be two tokens separated by one space, got '" + line.substr(0, 80) +
+           "'");
+    return {line.substr(0, sp), line.substr(sp + 1)};
+  }
+
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  const std::string& file_;
+  std::vector<std::string> vocab_path_;
+  std::string vocab_ctx_;
+  std::vector<std::string> merges_path_;
+  detail::Vocab* vocab_;
+  std::vector<std::pair<std::string, std::string>>* merges_;
+  std::vector<Match> stack_;  // per open container
+  Match pending_;             // what the next value matches (set by key())
+  Mode mode_ = Mode::kNone;
+  bool vocab_captured_ = false, merges_captured_ = false;
+  size_t capture_depth_ = 0;
+  int merge_depth_ = 0;
+  std::vector<std::string> merge_parts_;
+  std::string key_;
+};
+
+// `*vocab_captured` / `*merges_captured`: whether the object / array was found there (else the DOM has
+// whatever the path holds, for the usual checks to report).
+json parse_capturing(const std::string& text, const std::string& file,
+                     const std::vector<std::string>& vocab_path, const std::string& vocab_ctx,
+                     detail::Vocab* vocab, bool* vocab_captured, const std::vector<std::string>& merges_path,
+                     std::vector<std::pair<std::string, std::string>>* merges, bool* merges_captured) {
+  json root;
+  CaptureSax sax(root, file, vocab_path, vocab_ctx, vocab, merges_path, merges);
+  try {
+    json::sax_parse(text, &sax);
+  } catch (const json::exception& e) {
+    fail(file + ": invalid JSON: " + e.what());
+  }
+  *vocab_captured = sax.vocab_captured();
+  if (merges_captured) *merges_captured = sax.merges_captured();
+  return root;
+}
+
 detail::Vocab read_vocab_object(const json& v, const Ctx& c) {
   if (!v.is_object()) c.error("expected an object token -> id");
   detail::Vocab vocab;
@@ -212,17 +417,21 @@ void read_post_processor(const json& j, const Ctx& c, detail::PostProcessor& pos
   }
 }
 
-std::vector<std::pair<std::string, std::string>> split_merge_line(const std::string& line,
-                                                                  const std::string& where) {
+template <class Where>
+std::pair<std::string, std::string> split_merge_line(const std::string& line, const Where& where) {
   const size_t sp = line.find(' ');
   if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos || sp == 0 ||
       sp + 1 == line.size())
-    fail(where + ": a merge must be two tokens separated by one space, got '" + line.substr(0, 80) + "'");
-  return {{line.substr(0, sp), line.substr(sp + 1)}};
+    fail(where() + ": a merge must be two tokens separated by one space, got '" + line.substr(0, 80) + "'");
+  return {line.substr(0, sp), line.substr(sp + 1)};
 }
 
 void load_tokenizer_json(Tokenizer::Impl& impl, const std::string& text, const std::string& file) {
-  const json root = parse_json(text, file);
+  detail::Vocab captured_vocab;
+  std::vector<std::pair<std::string, std::string>> captured_merges;
+  bool have_vocab = false, have_merges = false;
+  const json root = parse_capturing(text, file, {"model", "vocab"}, "model.vocab", &captured_vocab,
+                                    &have_vocab, {"model", "merges"}, &captured_merges, &have_merges);
   const Ctx c{file, ""};
   if (!root.is_object()) c.error("expected a JSON object at the top level");
   const json* model = get(root, "model");
@@ -235,7 +444,7 @@ void load_tokenizer_json(Tokenizer::Impl& impl, const std::string& text, const s
   if (mtype == "WordPiece") {
     impl.model_type = "wordpiece";
     if (!vocab) cm.error("'vocab' is missing");
-    impl.wordpiece.vocab = read_vocab_object(*vocab, cm.at("vocab"));
+    impl.wordpiece.vocab = have_vocab ? std::move(captured_vocab) : read_vocab_object(*vocab, cm.at("vocab"));
     impl.wordpiece.unk_token = get_string(*model, "unk_token", "[UNK]", cm);
     impl.wordpiece.prefix = get_string(*model, "continuing_subword_prefix", "##", cm);
     const int64_t mx = get_int(*model, "max_input_chars_per_word", 100, cm);
@@ -244,7 +453,7 @@ void load_tokenizer_json(Tokenizer::Impl& impl, const std::string& text, const s
   } else if (mtype == "BPE") {
     impl.model_type = "bpe";
     if (!vocab) cm.error("'vocab' is missing");
-    impl.bpe.vocab = read_vocab_object(*vocab, cm.at("vocab"));
+    impl.bpe.vocab = have_vocab ? std::move(captured_vocab) : read_vocab_object(*vocab, cm.at("vocab"));
     if (get(*model, "dropout")) cm.at("dropout").error("BPE dropout is not supported (it is random)");
     if (!get_string(*model, "continuing_subword_prefix", "", cm).empty())
       cm.at("continuing_subword_prefix").error("a BPE continuing_subword_prefix is not supported");
@@ -262,21 +471,17 @@ void load_tokenizer_json(Tokenizer::Impl& impl, const std::string& text, const s
     }
     const json* merges = get(*model, "merges");
     if (!merges || !merges->is_array()) cm.at("merges").error("expected an array");
-    std::vector<std::pair<std::string, std::string>> pairs;
-    std::vector<std::string> where;
-    pairs.reserve(merges->size());
-    where.reserve(merges->size());
-    for (size_t i = 0; i < merges->size(); ++i) {
+    std::vector<std::pair<std::string, std::string>> pairs = std::move(captured_merges);
+    auto where = [&](size_t i) { return file + ": model.merges[" + std::to_string(i) + "]"; };
+    for (size_t i = 0; !have_merges && i < merges->size(); ++i) {
       const json& m = (*merges)[i];
-      const std::string w = file + ": model.merges[" + std::to_string(i) + "]";
       if (m.is_string()) {
-        pairs.push_back(split_merge_line(m.get<std::string>(), w)[0]);
+        pairs.push_back(split_merge_line(m.get_ref<const std::string&>(), [&] { return where(i); }));
       } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
         pairs.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
       } else {
-        fail(w + ": expected \"a b\" or [\"a\", \"b\"]");
+        fail(where(i) + ": expected \"a b\" or [\"a\", \"b\"]");
       }
-      where.push_back(w);
     }
     impl.bpe.build(pairs, where);
   } else {
@@ -465,22 +670,26 @@ void load_wordpiece_files(Tokenizer::Impl& impl, const std::string& vocab_txt, c
 void load_bpe_files(Tokenizer::Impl& impl, const std::string& vocab_json, const std::string& merges_txt,
                     const std::string& vfile, const std::string& mfile, const RawConfig& rc) {
   impl.model_type = "bpe";
-  impl.bpe.vocab = read_vocab_object(parse_json(vocab_json, vfile), Ctx{vfile, "(top level)"});
+  bool have_vocab = false;
+  detail::Vocab captured;
+  const json vj =
+      parse_capturing(vocab_json, vfile, {}, "(top level)", &captured, &have_vocab, {}, nullptr, nullptr);
+  impl.bpe.vocab = have_vocab ? std::move(captured) : read_vocab_object(vj, Ctx{vfile, "(top level)"});
   // models/bpe/model.rs BPE::read_file: "#version" lines skipped, each other line "left right".
   std::vector<std::pair<std::string, std::string>> pairs;
-  std::vector<std::string> where;
+  std::vector<size_t> linenos;
   std::istringstream in(merges_txt);
   std::string line;
   size_t lineno = 0;
+  auto where_line = [&](size_t n) { return mfile + " line " + std::to_string(n); };
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.rfind("#version", 0) == 0 || line.empty()) continue;
-    const std::string w = mfile + " line " + std::to_string(lineno);
-    pairs.push_back(split_merge_line(line, w)[0]);
-    where.push_back(w);
+    pairs.push_back(split_merge_line(line, [&] { return where_line(lineno); }));
+    linenos.push_back(lineno);
   }
-  impl.bpe.build(pairs, where);
+  impl.bpe.build(pairs, [&](size_t i) { return where_line(linenos[i]); });
 
   const bool add_prefix_space = rc.flag("add_prefix_space", false);
   const bool trim = rc.flag("trim_offsets", true);

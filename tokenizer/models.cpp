@@ -1,7 +1,7 @@
 // WordPiece and byte-level BPE models (see pipeline.h).
 #include <algorithm>
 #include <atomic>
-#include <queue>
+#include <memory>
 
 #include "tokenizer/pipeline.h"
 #include "tokenizer/unicode.h"
@@ -12,59 +12,62 @@ namespace tern::tok::detail {
 
 void WordPiece::finalize() {
   max_token_bytes = 0;
+  vocab.copy_to(initial_);
+  cont_ = FlatStrMap<int32_t>();
+  max_initial_bytes_ = max_cont_bytes_ = 0;
   for (const auto& [tok, id] : vocab) {
     size_t len = tok.size();
-    if (!prefix.empty() && tok.compare(0, prefix.size(), prefix) == 0) len -= prefix.size();
+    max_initial_bytes_ = std::max(max_initial_bytes_, tok.size());
+    if (tok.compare(0, prefix.size(), prefix) == 0) {
+      len -= prefix.size();
+      cont_.insert(std::string_view(tok).substr(prefix.size()), id);
+      max_cont_bytes_ = std::max(max_cont_bytes_, len);
+    }
     max_token_bytes = std::max(max_token_bytes, len);
   }
   auto it = vocab.find(unk_token);
   unk_id = it == vocab.end() ? -1 : it->second;
 }
 
-void WordPiece::tokenize(std::string_view word, const Align* align, std::vector<RawToken>& out) const {
+void WordPiece::pieces(std::string_view word, std::vector<WordPieceSpan>& out) const {
+  out.clear();
+  if (word.empty()) return;
   auto unk = [&]() {
     if (unk_id < 0) fail("WordPiece: the unk token '" + unk_token + "' is not in the vocabulary");
-    out.push_back({unk_id, align[0].start, align[word.size() - 1].end});
+    out.clear();
+    out.push_back({unk_id, 0, static_cast<uint32_t>(word.size())});
   };
-  if (word.empty()) return;
   // Count code points (continuation bytes are 10xxxxxx).
   size_t nchars = 0;
   for (unsigned char b : word) nchars += (b & 0xC0) != 0x80;
   if (nchars > max_input_chars_per_word) return unk();
 
-  const size_t first = out.size();
-  std::string buf;
-  buf.reserve(word.size() + prefix.size());
   size_t start = 0;
   while (start < word.size()) {
-    // The longest piece a vocab entry can match; then back off one code point at a time.
-    size_t end = std::min(word.size(), start + max_token_bytes);
+    // The longest piece a vocab entry can match; then back off one code point at a time. A piece after
+    // the first is looked up without its prefix in the table of prefixed entries.
+    const FlatStrMap<int32_t>& table = start == 0 ? initial_ : cont_;
+    size_t end = std::min(word.size(), start + (start == 0 ? max_initial_bytes_ : max_cont_bytes_));
     while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
     int32_t found = -1;
     while (end > start) {
-      std::string_view piece = word.substr(start, end - start);
-      Vocab::const_iterator it;
-      if (start > 0) {
-        buf.assign(prefix);
-        buf.append(piece);
-        it = vocab.find(std::string_view(buf));
-      } else {
-        it = vocab.find(piece);
-      }
-      if (it != vocab.end()) {
-        found = it->second;
+      if (const int32_t* id = table.find(word.substr(start, end - start))) {
+        found = *id;
         break;
       }
       --end;
       while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
     }
-    if (found < 0) {
-      out.resize(first);
-      return unk();
-    }
-    out.push_back({found, align[start].start, align[end - 1].end});
+    if (found < 0) return unk();
+    out.push_back({found, static_cast<uint32_t>(start), static_cast<uint32_t>(end - start)});
     start = end;
   }
+}
+
+void WordPiece::tokenize(std::string_view word, const Align* align, std::vector<RawToken>& out) const {
+  thread_local std::vector<WordPieceSpan> spans;
+  pieces(word, spans);
+  for (const auto& p : spans) out.push_back({p.id, align[p.start].start, align[p.start + p.len - 1].end});
 }
 
 // ---------------- BPE: tokenizers/src/models/bpe/{model,word}.rs ----------------
@@ -92,22 +95,23 @@ bool Bpe::to_bytes(std::string_view token, std::string& bytes) {
     return inv;
   }();
   bytes.clear();
-  std::u32string cps;
-  if (uni::decode_utf8(token, cps) != 0) return false;
-  for (char32_t c : cps) {
-    if (c >= 512 || inverse[c] < 0) return false;
+  const auto* s = reinterpret_cast<const unsigned char*>(token.data());
+  for (size_t i = 0; i < token.size();) {
+    bool bad = false;
+    const char32_t c = uni::decode_one(s, token.size(), &i, &bad);
+    if (bad || c >= 512 || inverse[c] < 0) return false;
     bytes.push_back(static_cast<char>(inverse[c]));
   }
   return true;
 }
 
 void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
-                const std::vector<std::string>& where) {
-  byte_vocab_.clear();
+                const std::function<std::string(size_t)>& where) {
+  byte_vocab_ = FlatStrMap<int32_t>();
   byte_vocab_.reserve(vocab.size());
   std::string bytes;
   for (const auto& [tok, id] : vocab)
-    if (to_bytes(tok, bytes)) byte_vocab_[bytes] = id;
+    if (to_bytes(tok, bytes)) byte_vocab_.insert(bytes, id);
   const char32_t* b2c = byte_to_char();
   for (int b = 0; b < 256; ++b) {
     std::string s;
@@ -116,29 +120,30 @@ void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
     byte_id_[b] = it == vocab.end() ? -1 : it->second;
   }
   merges_.clear();
-  merges_.reserve(merges.size() * 2);
+  merges_.reserve(merges.size());
+  FlatStrMap<int32_t> ids;  // token -> id with the id in the table itself (one memory access fewer)
+  vocab.copy_to(ids);
+  std::string ab;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
-    auto ia = vocab.find(a), ib = vocab.find(b), inew = vocab.find(a + b);
-    const char* missing = ia == vocab.end()   ? "its left token"
-                          : ib == vocab.end() ? "its right token"
-                                              : nullptr;
+    ab.assign(a).append(b);
+    const int32_t *ia = ids.find(a), *ib = ids.find(b), *inew = ids.find(ab);
+    const char* missing = !ia ? "its left token" : !ib ? "its right token" : nullptr;
     if (missing)
-      fail(where[rank] + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
-    if (inew == vocab.end())
-      fail(where[rank] + ": merge '" + a + " " + b + "' makes '" + a + b +
+      fail(where(rank) + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
+    if (!inew)
+      fail(where(rank) + ": merge '" + a + " " + b + "' makes '" + a + b +
            "', which is not in the vocabulary");
-    const uint64_t key = (uint64_t(uint32_t(ia->second)) << 32) | uint32_t(ib->second);
-    merges_.emplace(key, std::make_pair(int32_t(rank), inew->second));  // the first (lowest) rank wins
+    const uint64_t key = (uint64_t(uint32_t(*ia)) << 32) | uint32_t(*ib);
+    merges_.insert(key, std::make_pair(int32_t(rank), *inew));  // the first (lowest) rank wins
   }
 }
 
-void Bpe::merge_word(std::string_view bytes, PieceList& out) const {
-  out.pieces.clear();
+void Bpe::merge_word(std::string_view bytes, std::vector<WordPieceSpan>& out) const {
+  out.clear();
   if (ignore_merges) {
-    auto it = byte_vocab_.find(bytes);
-    if (it != byte_vocab_.end()) {
-      out.pieces.push_back({it->second, 0, uint32_t(bytes.size())});
+    if (const int32_t* id = byte_vocab_.find(bytes)) {
+      out.push_back({*id, 0, uint32_t(bytes.size())});
       return;
     }
   }
@@ -148,8 +153,15 @@ void Bpe::merge_word(std::string_view bytes, PieceList& out) const {
     int32_t prev, next;
     uint32_t start, len;
   };
-  std::vector<Sym> sym;
-  sym.reserve(bytes.size());
+  // word.rs merge_all: a min-heap on (rank, pos); stale entries are skipped when popped.
+  struct Merge {
+    int32_t rank, pos, new_id;
+    bool operator<(const Merge& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  thread_local std::vector<Sym> sym;
+  thread_local std::vector<Merge> heap;
+  sym.clear();
+  heap.clear();
   for (size_t i = 0; i < bytes.size(); ++i) {
     const int32_t id = byte_id_[static_cast<unsigned char>(bytes[i])];
     if (id < 0) {
@@ -168,23 +180,19 @@ void Bpe::merge_word(std::string_view bytes, PieceList& out) const {
     sym[i].prev = i - 1;
     sym[i].next = i + 1 < n ? i + 1 : -1;
   }
-  // word.rs merge_all: a min-heap on (rank, pos); stale entries are skipped when popped.
-  struct Merge {
-    int32_t rank, pos, new_id;
-    bool operator<(const Merge& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
-  };
   auto lookup = [&](int32_t a, int32_t b) -> const std::pair<int32_t, int32_t>* {
-    auto it = merges_.find((uint64_t(uint32_t(a)) << 32) | uint32_t(b));
-    return it == merges_.end() ? nullptr : &it->second;
+    return merges_.find((uint64_t(uint32_t(a)) << 32) | uint32_t(b));
   };
-  std::vector<Merge> heap_store;
-  heap_store.reserve(n);
-  std::priority_queue<Merge> queue(std::less<Merge>(), std::move(heap_store));
+  auto push = [&](const Merge& m) {
+    heap.push_back(m);
+    std::push_heap(heap.begin(), heap.end());
+  };
   for (int32_t i = 0; i + 1 < n; ++i)
-    if (auto m = lookup(sym[i].id, sym[i + 1].id)) queue.push({m->first, i, m->second});
-  while (!queue.empty()) {
-    const Merge top = queue.top();
-    queue.pop();
+    if (auto m = lookup(sym[i].id, sym[i + 1].id)) push({m->first, i, m->second});
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end());
+    const Merge top = heap.back();
+    heap.pop_back();
     Sym& cur = sym[top.pos];
     if (cur.len == 0 || cur.next == -1) continue;
     Sym& right = sym[cur.next];
@@ -197,39 +205,65 @@ void Bpe::merge_word(std::string_view bytes, PieceList& out) const {
     cur.next = right_next;
     if (right_next >= 0) sym[right_next].prev = top.pos;
     if (cur.prev >= 0)
-      if (auto mp = lookup(sym[cur.prev].id, cur.id)) queue.push({mp->first, cur.prev, mp->second});
+      if (auto mp = lookup(sym[cur.prev].id, cur.id)) push({mp->first, cur.prev, mp->second});
     if (cur.next >= 0)
-      if (auto mn = lookup(cur.id, sym[cur.next].id)) queue.push({mn->first, top.pos, mn->second});
+      if (auto mn = lookup(cur.id, sym[cur.next].id)) push({mn->first, top.pos, mn->second});
   }
   for (const Sym& s : sym)
-    if (s.len) out.pieces.push_back({s.id, s.start, s.len});
+    if (s.len) out.push_back({s.id, s.start, s.len});
 }
 
 namespace {
 std::atomic<uint64_t> g_next_cache_id{1};
 }  // namespace
 
-Bpe::Bpe() : cache_id_(g_next_cache_id.fetch_add(1)) {}
+uint64_t new_cache_id() {
+  return g_next_cache_id.fetch_add(1);
+}
 
-void Bpe::tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out) const {
+PathCounts& path_counts() {
+  thread_local PathCounts c;
+  return c;
+}
+
+WordCache* thread_word_cache(uint64_t id) {
+  struct Slot {
+    uint64_t id = 0;
+    std::unique_ptr<WordCache> cache;
+  };
+  thread_local Slot slots[kCachesPerThread];
+  thread_local size_t next = 0;
+  for (Slot& s : slots)
+    if (s.id == id) return s.cache.get();
+  Slot& s = slots[next];  // the oldest one goes
+  next = (next + 1) % kCachesPerThread;
+  s.id = id;
+  s.cache = std::make_unique<WordCache>(kWordCacheCapacity);
+  return s.cache.get();
+}
+
+void Bpe::tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out,
+                   WordCache* cache) const {
   if (bytes.empty()) return;
-  using Cache = std::unordered_map<std::string, PieceList, StrHash, std::equal_to<>>;
-  thread_local std::unordered_map<uint64_t, Cache> caches;
-  thread_local PieceList local;
-  const PieceList* word = nullptr;
-  Cache* cache = nullptr;
-  if (bytes.size() <= kMaxCachedLen) {
-    cache = &caches[cache_id_];
-    auto it = cache->find(bytes);
-    if (it != cache->end()) word = &it->second;
+  thread_local std::vector<WordPieceSpan> local;
+  const WordPieceSpan* pieces = nullptr;
+  size_t count = 0;
+  uint64_t h = 0;
+  if (cache && bytes.size() <= kMaxCachedWordBytes) {
+    h = hash_bytes(bytes);
+    pieces = cache->find(bytes, h, &count);
+    ++(pieces ? path_counts().cache_hits : path_counts().cache_misses);
+  } else {
+    cache = nullptr;
   }
-  if (!word) {
+  if (!pieces) {
     merge_word(bytes, local);
-    word = &local;
-    if (cache && cache->size() < kCacheCapacity)
-      word = &cache->emplace(std::string(bytes), local).first->second;
+    pieces = local.data();
+    count = local.size();
+    if (cache) cache->insert(bytes, h, pieces, count);
   }
-  for (const auto& [id, pos, len] : word->pieces) {
+  for (size_t k = 0; k < count; ++k) {
+    const auto [id, pos, len] = pieces[k];
     RawToken t{id, align[pos].start, align[pos + len - 1].end};
     // Leading / trailing spaces of the token string ('Ġ' = byte 0x20) for ByteLevel offset trimming.
     uint16_t lead = 0, trail = 0;

@@ -2,6 +2,7 @@
 // Each mirrors a Hugging Face tokenizers component; the file it follows is named on each.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/flat_map.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tern::tok::detail {
@@ -74,11 +76,6 @@ struct RawToken {
 };
 
 // ---- models ----
-struct StrHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-using Vocab = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
 
 // tokenizers/src/models/wordpiece/mod.rs: greedy longest-match-first.
 struct WordPiece {
@@ -87,14 +84,21 @@ struct WordPiece {
   std::string unk_token = "[UNK]";
   std::string prefix = "##";
   size_t max_input_chars_per_word = 100;
-  size_t max_token_bytes = 0;  // longest vocab entry without the prefix: bounds the search
-  void finalize();
+  size_t max_token_bytes = 0;  // longest vocab entry without the prefix
+  void finalize();             // builds the lookup tables; call after changing the fields above
   // `word`: UTF-8 bytes of one pre-token; `align`: per byte, the original span of its code point.
   void tokenize(std::string_view word, const Align* align, std::vector<RawToken>& out) const;
+  // The pieces of `word` as byte ranges (one [UNK] covering the word when it cannot be split).
+  void pieces(std::string_view word, std::vector<WordPieceSpan>& out) const;
+
+ private:
+  FlatStrMap<int32_t> initial_;  // every entry (a word's first piece)
+  FlatStrMap<int32_t> cont_;     // entries with the prefix, keyed without it (the following pieces)
+  size_t max_initial_bytes_ = 0, max_cont_bytes_ = 0;
 };
 
 // tokenizers/src/models/bpe/{model,word}.rs over the byte-level alphabet (pre_tokenizers/byte_level.rs
-// bytes_char): the vocabulary is kept as raw bytes, merges by rank, with a word cache.
+// bytes_char): the vocabulary is kept as raw bytes, merges by rank.
 class Bpe {
  public:
   Vocab vocab;  // token string (byte-level alphabet) -> id, as in vocab.json
@@ -105,8 +109,10 @@ class Bpe {
   // Builds the byte tables; `merges` are pairs of token strings in rank order, `where(i)` names the
   // i-th merge in error messages.
   void build(const std::vector<std::pair<std::string, std::string>>& merges,
-             const std::vector<std::string>& where);
-  void tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out) const;
+             const std::function<std::string(size_t)>& where);
+  // `cache`: this thread's word cache (thread_word_cache()), or nullptr to merge every word afresh.
+  void tokenize(std::string_view bytes, const Align* align, std::vector<RawToken>& out,
+                WordCache* cache = nullptr) const;
 
   // The 256-entry byte <-> code point map of GPT-2.
   static const char32_t* byte_to_char();
@@ -114,30 +120,28 @@ class Bpe {
   static bool to_bytes(std::string_view token, std::string& bytes);
 
  private:
-  struct Piece {
-    int32_t id;
-    uint32_t start, len;  // byte range in the word
-  };
-  struct PieceList {
-    std::vector<Piece> pieces;
-  };
-  void merge_word(std::string_view bytes, PieceList& out) const;
+  void merge_word(std::string_view bytes, std::vector<WordPieceSpan>& out) const;
 
-  std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>> byte_vocab_;  // raw bytes -> id
+  FlatStrMap<int32_t> byte_vocab_;  // raw bytes -> id
   int32_t byte_id_[256];
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (left<<32|right) -> (rank, new id)
-
-  // Word cache (HF caches up to 10k words). One per thread and model, keyed by a unique model id (never
-  // reused, unlike an address), so threads never contend on a lock.
-  static constexpr size_t kCacheCapacity = 32768;
-  static constexpr size_t kMaxCachedLen = 64;
-  uint64_t cache_id_;
-
- public:
-  Bpe();
-  Bpe(const Bpe&) = delete;  // a copy would share the cache id
-  Bpe& operator=(const Bpe&) = delete;
+  FlatU64Map<std::pair<int32_t, int32_t>> merges_;  // (left<<32|right) -> (rank, new id)
 };
+
+// Word caches (HF caches up to 10k BPE words; tern caches WordPiece words too). One per thread and
+// tokenizer, keyed by a unique id (never reused, unlike an address), so threads never contend on a lock;
+// a thread keeps the caches of its last kCachesPerThread tokenizers.
+constexpr size_t kWordCacheCapacity = 32768;
+constexpr size_t kMaxCachedWordBytes = 64;
+constexpr size_t kCachesPerThread = 4;
+uint64_t new_cache_id();
+WordCache* thread_word_cache(uint64_t id);
+
+// Per-thread counters of the paths taken (tests check that the fast path and the caches are used).
+struct PathCounts {
+  uint64_t fast_texts = 0, general_texts = 0;  // encode_raw calls by path (a fast-path fallback is general)
+  uint64_t cache_hits = 0, cache_misses = 0;   // word cache look-ups
+};
+PathCounts& path_counts();
 
 // ---- added tokens (tokenizers/src/tokenizer/added_vocabulary.rs) ----
 struct AddedToken {
@@ -188,15 +192,40 @@ struct Tokenizer::Impl {
   std::vector<size_t> added_raw, added_norm;  // indices of non-normalized / normalized added tokens
   detail::PostProcessor post;
   int32_t pad_id = 0;
-  std::unordered_map<int32_t, std::string> id_to_token;
-  detail::Vocab token_to_id;  // vocab + added tokens
+  // The model vocabulary's tokens plus the added tokens (which win): id -> token, sorted by id; token -> id
+  // for added tokens (looked up before the vocabulary); vocabulary size counting added tokens once.
+  std::vector<std::pair<int32_t, const std::string*>> id_to_token;
+  detail::Vocab added_to_id;
+  size_t vocab_size = 0;
+  const detail::Vocab& model_vocab() const { return model_type == "wordpiece" ? wordpiece.vocab : bpe.vocab; }
 
   void finalize();  // fills the lookup tables and the added-token index lists
   // The model tokens of one text (no special tokens, no truncation).
   // `groups` (optional) receives, per pre-token or added token in order, (end index in `out`, is added).
+  // `fast`: use the one-pass fast path and the word caches where they apply (same tokens); false runs
+  // the plain pipeline stage by stage (the reference twin tests compare the fast path against).
   void encode_raw(std::string_view text, bool tweets, std::vector<detail::RawToken>& out,
-                  std::vector<std::pair<uint32_t, bool>>* groups = nullptr) const;
-  Encoding encode(std::string_view a, const std::string_view* b, const EncodeOptions& opt) const;
+                  std::vector<std::pair<uint32_t, bool>>* groups = nullptr, bool fast = true) const;
+
+  // ---- fast paths (finalize() decides whether one applies) ----
+  // kBertWordPiece: [BertNormalizer] + BertPreTokenizer + WordPiece, no normalized added tokens: one pass
+  // over the bytes normalizes each code point on its own and splits words as it goes (the general
+  // pipeline is taken for a text holding an added token, invalid UTF-8, or a code point whose
+  // decomposition keeps a combining mark). kByteLevelBpe: no normalizer + ByteLevel (no prefix space) +
+  // BPE: the GPT-2 pieces are cut from the text's own bytes (general pipeline for invalid UTF-8 or an
+  // added token).
+  enum class Fast { kNone, kBertWordPiece, kByteLevelBpe };
+  Fast fast = Fast::kNone;
+  detail::NormalizerOp fast_op;   // kBertWordPiece: the normalizer's options (all off without one)
+  uint8_t ascii_class[128] = {};  // kBertWordPiece: 0 word char, 1 dropped, 2 space, 3 punctuation
+  char ascii_norm[128] = {};      // kBertWordPiece: the normalized ASCII char (lowercased or not)
+  bool added_first[256] = {};     // first bytes of non-normalized added tokens
+  uint64_t cache_id = detail::new_cache_id();
+  // False when the text needs the general pipeline (`out` is then to be discarded).
+  bool encode_fast(std::string_view text, std::vector<detail::RawToken>& out,
+                   std::vector<std::pair<uint32_t, bool>>* groups) const;
+  bool has_added_token_at(std::string_view text, size_t i) const;
+  void encode(std::string_view a, const std::string_view* b, const EncodeOptions& opt, Encoding& e) const;
 };
 
 }  // namespace tern::tok

@@ -17,19 +17,32 @@ using detail::NormStr;
 using detail::RawToken;
 
 void Tokenizer::Impl::finalize() {
-  token_to_id.clear();
+  const detail::Vocab& v = model_vocab();
+  added_to_id.clear();
   id_to_token.clear();
-  const detail::Vocab& v = model_type == "wordpiece" ? wordpiece.vocab : bpe.vocab;
-  for (const auto& [t, id] : v) {
-    token_to_id[t] = id;
-    id_to_token[id] = t;
+  id_to_token.reserve(v.size() + added.size());
+  for (const auto& e : v) id_to_token.emplace_back(e.second, &e.first);
+  vocab_size = v.size();
+  for (const auto& a : added) {
+    if (v.find(a.content) == v.end() && added_to_id.find(a.content) == added_to_id.end()) ++vocab_size;
+    added_to_id[a.content] = a.id;
+    id_to_token.emplace_back(a.id, &a.content);
   }
+  // By id; of several tokens with one id the last one set wins (an added token over the vocabulary).
+  std::stable_sort(id_to_token.begin(), id_to_token.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  size_t w = 0;
+  for (size_t i = 0; i < id_to_token.size(); ++i) {
+    if (w > 0 && id_to_token[w - 1].first == id_to_token[i].first)
+      id_to_token[w - 1] = id_to_token[i];
+    else
+      id_to_token[w++] = id_to_token[i];
+  }
+  id_to_token.resize(w);
   added_raw.clear();
   added_norm.clear();
   for (size_t i = 0; i < added.size(); ++i) {
     auto& a = added[i];
-    token_to_id[a.content] = a.id;
-    id_to_token[a.id] = a.content;
     std::u32string cps;
     uni::decode_utf8(a.content, cps);
     if (a.normalized) {
@@ -43,6 +56,37 @@ void Tokenizer::Impl::finalize() {
     (a.normalized ? added_norm : added_raw).push_back(i);
   }
   if (model_type == "wordpiece") wordpiece.finalize();
+
+  // Fast paths.
+  std::fill(std::begin(added_first), std::end(added_first), false);
+  for (size_t i : added_raw) added_first[static_cast<unsigned char>(added[i].content[0])] = true;
+  fast = Fast::kNone;
+  using K = detail::NormalizerOp::Kind;
+  const bool bert_norm = normalizer.empty() || (normalizer.size() == 1 && normalizer[0].kind == K::kBert);
+  if (model_type == "wordpiece" && pre.kind == detail::PreTokenizerCfg::Kind::kBert && bert_norm &&
+      added_norm.empty()) {
+    fast = Fast::kBertWordPiece;
+    fast_op = normalizer.empty() ? detail::NormalizerOp{K::kBert, false, false, false, false} : normalizer[0];
+    for (int c = 0; c < 128; ++c) {
+      const uint8_t f = uni::flags(static_cast<char32_t>(c));
+      const uint8_t space = fast_op.clean_text ? (uni::kCleanSpace | uni::kSpace) : uni::kSpace;
+      ascii_class[c] = (fast_op.clean_text && (f & uni::kControl)) ? 1
+                       : (f & space)                               ? 2
+                       : (f & uni::kPunct)                         ? 3
+                                                                   : 0;
+      ascii_norm[c] = static_cast<char>(fast_op.lowercase && c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+  } else if (model_type == "bpe" && pre.kind == detail::PreTokenizerCfg::Kind::kByteLevel &&
+             normalizer.empty() && !pre.add_prefix_space && added_norm.empty()) {
+    fast = Fast::kByteLevelBpe;
+  }
+}
+
+bool Tokenizer::Impl::has_added_token_at(std::string_view text, size_t i) const {
+  if (!added_first[static_cast<unsigned char>(text[i])]) return false;
+  for (size_t k : added_raw)
+    if (text.compare(i, added[k].content.size(), added[k].content) == 0) return true;
+  return false;
 }
 
 namespace {
@@ -54,6 +98,8 @@ struct Scratch {
   std::vector<std::pair<uint32_t, uint32_t>> words;
   std::string bytes;
   std::vector<Align> byte_align;
+  std::vector<uint32_t> cp_byte;  // byte offset of each code point (and the end)
+  std::vector<detail::WordPieceSpan> spans;
 };
 thread_local Scratch tls;
 
@@ -69,10 +115,181 @@ uint16_t count_ws(const std::u32string& s, bool leading) {
 
 }  // namespace
 
+namespace {
+
+// WordPiece on one word through the thread's word cache (nullptr: no cache).
+void wordpiece_word(const detail::WordPiece& wp, std::string_view w, const Align* al,
+                    std::vector<RawToken>& out, detail::WordCache* cache,
+                    std::vector<detail::WordPieceSpan>& spans) {
+  const detail::WordPieceSpan* p = nullptr;
+  size_t count = 0;
+  if (cache && w.size() <= detail::kMaxCachedWordBytes) {
+    const uint64_t h = detail::hash_bytes(w);
+    p = cache->find(w, h, &count);
+    ++(p ? detail::path_counts().cache_hits : detail::path_counts().cache_misses);
+    if (!p) {
+      wp.pieces(w, spans);
+      cache->insert(w, h, spans.data(), spans.size());
+      p = spans.data();
+      count = spans.size();
+    }
+  } else {
+    wp.pieces(w, spans);
+    p = spans.data();
+    count = spans.size();
+  }
+  for (size_t k = 0; k < count; ++k)
+    out.push_back({p[k].id, al[p[k].start].start, al[p[k].start + p[k].len - 1].end});
+}
+
+}  // namespace
+
+bool Tokenizer::Impl::encode_fast(std::string_view text, std::vector<RawToken>& out,
+                                  std::vector<std::pair<uint32_t, bool>>* groups) const {
+  Scratch& sc = tls;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  detail::WordCache* cache = detail::thread_word_cache(cache_id);
+  if (fast == Fast::kBertWordPiece) {
+    sc.bytes.clear();
+    sc.byte_align.clear();
+    auto flush = [&]() {
+      if (sc.bytes.empty()) return;
+      wordpiece_word(wordpiece, sc.bytes, sc.byte_align.data(), out, cache, sc.spans);
+      if (groups) groups->emplace_back(static_cast<uint32_t>(out.size()), false);
+      sc.bytes.clear();
+      sc.byte_align.clear();
+    };
+    // Appends one normalized code point of original code point `ci` to the current word.
+    auto append = [&](char32_t c, uint32_t ci) {
+      const size_t before = sc.bytes.size();
+      uni::append_utf8(sc.bytes, c);
+      sc.byte_align.insert(sc.byte_align.end(), sc.bytes.size() - before, Align{ci, ci + 1});
+    };
+    const detail::NormalizerOp& op = fast_op;
+    uint32_t ci = 0;  // index of the current original code point
+    for (size_t i = 0; i < n; ++ci) {
+      const unsigned char b = s[i];
+      if (added_first[b] && has_added_token_at(text, i)) return false;
+      if (b < 0x80) {
+        ++i;
+        switch (ascii_class[b]) {
+          case 0:
+            sc.bytes.push_back(ascii_norm[b]);
+            sc.byte_align.push_back({ci, ci + 1});
+            break;
+          case 1:
+            break;
+          case 2:
+            flush();
+            break;
+          default:
+            flush();
+            sc.bytes.push_back(static_cast<char>(b));
+            sc.byte_align.push_back({ci, ci + 1});
+            flush();
+        }
+        continue;
+      }
+      bool bad = false;
+      const char32_t c = uni::decode_one(s, n, &i, &bad);
+      if (bad) return false;
+      // BertNormalizer on this code point alone: clean, isolate CJK, NFD + drop Mn, lowercase.
+      const uint8_t f = uni::flags(c);
+      if (op.clean_text && (f & uni::kControl)) continue;
+      if (op.clean_text && (f & uni::kCleanSpace)) {
+        flush();
+        continue;
+      }
+      const bool isolate = op.handle_chinese_chars && uni::is_chinese_char(c);
+      char32_t norm[12];
+      int k = 0;
+      if (op.strip_accents) {
+        char32_t d[4];
+        const int m = uni::nfd(c, d);
+        for (int j = 0; j < m; ++j) {
+          if (uni::flags(d[j]) & uni::kMn) continue;
+          // A mark that stays could be reordered with its neighbours' marks (canonical ordering).
+          if (uni::combining_class(d[j]) != 0) return false;
+          if (op.lowercase)
+            k += uni::to_lower(d[j], norm + k);
+          else
+            norm[k++] = d[j];
+        }
+      } else if (op.lowercase) {
+        k = uni::to_lower(c, norm);
+      } else {
+        norm[k++] = c;
+      }
+      if (isolate) flush();
+      // BertPreTokenizer on the normalized code points.
+      for (int j = 0; j < k; ++j) {
+        const uint8_t g = uni::flags(norm[j]);
+        if (g & uni::kSpace) {
+          flush();
+        } else if (g & uni::kPunct) {
+          flush();
+          append(norm[j], ci);
+          flush();
+        } else {
+          append(norm[j], ci);
+        }
+      }
+      if (isolate) flush();
+    }
+    flush();
+    return true;
+  }
+  // kByteLevelBpe: decode (code points and their byte offsets), then the GPT-2 pieces over the text's bytes.
+  sc.cps.clear();
+  sc.cp_byte.clear();
+  sc.byte_align.resize(n);
+  for (size_t i = 0; i < n;) {
+    const unsigned char b = s[i];
+    if (added_first[b] && has_added_token_at(text, i)) return false;
+    const uint32_t ci = static_cast<uint32_t>(sc.cps.size());
+    sc.cp_byte.push_back(static_cast<uint32_t>(i));
+    const size_t at = i;
+    if (b < 0x80) {
+      sc.cps.push_back(b);
+      ++i;
+    } else {
+      bool bad = false;
+      sc.cps.push_back(uni::decode_one(s, n, &i, &bad));
+      if (bad) return false;
+    }
+    for (size_t j = at; j < i; ++j) sc.byte_align[j] = {ci, ci + 1};
+  }
+  sc.cp_byte.push_back(static_cast<uint32_t>(n));
+  if (sc.cps.empty()) return true;
+  auto piece = [&](uint32_t pb, uint32_t pe) {
+    const uint32_t bb = sc.cp_byte[pb], be = sc.cp_byte[pe];
+    bpe.tokenize(text.substr(bb, be - bb), sc.byte_align.data() + bb, out, cache);
+    if (groups) groups->emplace_back(static_cast<uint32_t>(out.size()), false);
+  };
+  if (pre.use_regex) {
+    detail::gpt2_split(sc.cps.data(), sc.cps.size(), sc.words);
+    for (const auto& [pb, pe] : sc.words) piece(pb, pe);
+  } else {
+    piece(0, static_cast<uint32_t>(sc.cps.size()));
+  }
+  return true;
+}
+
 void Tokenizer::Impl::encode_raw(std::string_view text, bool tweets, std::vector<RawToken>& out,
-                                 std::vector<std::pair<uint32_t, bool>>* groups) const {
+                                 std::vector<std::pair<uint32_t, bool>>* groups, bool fast_ok) const {
   out.clear();
   if (groups) groups->clear();
+  if (fast_ok && !tweets && fast != Fast::kNone) {
+    if (encode_fast(text, out, groups)) {
+      ++detail::path_counts().fast_texts;
+      return;
+    }
+    out.clear();
+    if (groups) groups->clear();
+  }
+  ++detail::path_counts().general_texts;
+  detail::WordCache* cache = fast_ok ? detail::thread_word_cache(cache_id) : nullptr;
   auto close_group = [&](bool is_added) {
     if (groups) groups->emplace_back(static_cast<uint32_t>(out.size()), is_added);
   };
@@ -98,9 +315,9 @@ void Tokenizer::Impl::encode_raw(std::string_view text, bool tweets, std::vector
       }
       if (sc.bytes.empty()) return;
       if (model_type == "wordpiece")
-        wordpiece.tokenize(sc.bytes, sc.byte_align.data(), out);
+        wordpiece_word(wordpiece, sc.bytes, sc.byte_align.data(), out, cache, sc.spans);
       else
-        bpe.tokenize(sc.bytes, sc.byte_align.data(), out);
+        bpe.tokenize(sc.bytes, sc.byte_align.data(), out, cache);
       close_group(false);
     };
     const char32_t* s = n.s.data() + b;
@@ -270,17 +487,19 @@ void limit_tokens(std::vector<RawToken>& t, const std::vector<std::pair<uint32_t
 
 }  // namespace
 
-Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
-                                 const EncodeOptions& opt) const {
-  std::vector<RawToken> ta, tb;
-  std::vector<std::pair<uint32_t, bool>> groups;
+void Tokenizer::Impl::encode(std::string_view a, const std::string_view* b, const EncodeOptions& opt,
+                             Encoding& e) const {
+  thread_local std::vector<RawToken> ta, tb;
+  thread_local std::vector<std::pair<uint32_t, bool>> groups;
+  ta.clear();
+  tb.clear();
   const bool limit = opt.max_length > 0;
-  encode_raw(a, opt.normalize_tweets, ta, limit ? &groups : nullptr);
+  encode_raw(a, opt.normalize_tweets, ta, limit ? &groups : nullptr, opt.use_fast_paths);
   // Tokenizer::do_tokenize: the first sequence is not limited under only_second.
   if (limit && opt.strategy != TruncationStrategy::kOnlySecond)
     limit_tokens(ta, groups, opt.max_length, opt.truncation_side);
   if (b) {
-    encode_raw(*b, opt.normalize_tweets, tb, limit ? &groups : nullptr);
+    encode_raw(*b, opt.normalize_tweets, tb, limit ? &groups : nullptr, opt.use_fast_paths);
     if (limit) limit_tokens(tb, groups, opt.max_length, opt.truncation_side);
   }
 
@@ -332,7 +551,12 @@ Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
     trim_offsets(tb, post.trim_add_prefix_space);
   }
 
-  Encoding e;
+  e.ids.clear();
+  e.type_ids.clear();
+  e.attention_mask.clear();
+  e.special_tokens_mask.clear();
+  e.sequence_ids.clear();
+  e.offsets.clear();
   const size_t total = ta.size() + tb.size() + (opt.add_special_tokens ? post.added(b != nullptr) : 0);
   e.ids.reserve(total);
   e.type_ids.reserve(total);
@@ -356,18 +580,30 @@ Encoding Tokenizer::Impl::encode(std::string_view a, const std::string_view* b,
     emit_seq(ta, 0, 0);
     if (b) emit_seq(tb, 1, post.zero_type_ids ? 0 : 1);
   }
-  return e;
 }
 
 // ---------------- public API ----------------
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& opt) const {
-  return impl_->encode(text, nullptr, opt);
+  Encoding e;
+  impl_->encode(text, nullptr, opt, e);
+  return e;
 }
 
 Encoding Tokenizer::encode_pair(std::string_view first, std::string_view second,
                                 const EncodeOptions& opt) const {
-  return impl_->encode(first, &second, opt);
+  Encoding e;
+  impl_->encode(first, &second, opt, e);
+  return e;
+}
+
+void Tokenizer::encode_into(std::string_view text, const EncodeOptions& opt, Encoding& out) const {
+  impl_->encode(text, nullptr, opt, out);
+}
+
+void Tokenizer::encode_pair_into(std::string_view first, std::string_view second, const EncodeOptions& opt,
+                                 Encoding& out) const {
+  impl_->encode(first, &second, opt, out);
 }
 
 namespace {
@@ -393,7 +629,7 @@ void parallel_for(size_t n, int num_threads, F f) {
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, const EncodeOptions& opt,
                                               const PaddingOptions& pad_opt, int num_threads) const {
   std::vector<Encoding> out(texts.size());
-  parallel_for(texts.size(), num_threads, [&](size_t i) { out[i] = impl_->encode(texts[i], nullptr, opt); });
+  parallel_for(texts.size(), num_threads, [&](size_t i) { impl_->encode(texts[i], nullptr, opt, out[i]); });
   pad(out, pad_opt);
   return out;
 }
@@ -404,7 +640,7 @@ std::vector<Encoding> Tokenizer::encode_batch_pairs(
   std::vector<Encoding> out(pairs.size());
   parallel_for(pairs.size(), num_threads, [&](size_t i) {
     const std::string_view second = pairs[i].second;
-    out[i] = impl_->encode(pairs[i].first, &second, opt);
+    impl_->encode(pairs[i].first, &second, opt, out[i]);
   });
   pad(out, pad_opt);
   return out;
@@ -440,19 +676,23 @@ void Tokenizer::pad(std::vector<Encoding>& batch, const PaddingOptions& opt) con
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  auto it = impl_->token_to_id.find(token);
-  if (it == impl_->token_to_id.end()) return std::nullopt;
+  auto a = impl_->added_to_id.find(token);
+  if (a != impl_->added_to_id.end()) return a->second;
+  const detail::Vocab& v = impl_->model_vocab();
+  auto it = v.find(token);
+  if (it == v.end()) return std::nullopt;
   return it->second;
 }
 
 std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
-  auto it = impl_->id_to_token.find(id);
-  if (it == impl_->id_to_token.end()) return std::nullopt;
-  return it->second;
+  const auto& t = impl_->id_to_token;
+  auto it = std::lower_bound(t.begin(), t.end(), id, [](const auto& e, int32_t x) { return e.first < x; });
+  if (it == t.end() || it->first != id) return std::nullopt;
+  return *it->second;
 }
 
 size_t Tokenizer::vocab_size() const {
-  return impl_->token_to_id.size();
+  return impl_->vocab_size;
 }
 int32_t Tokenizer::pad_id() const {
   return impl_->pad_id;
@@ -476,6 +716,22 @@ std::string normalize_tweet(std::string_view text) {
 
 std::string sanitize_utf8(std::string_view text, size_t* replaced) {
   return uni::sanitize_utf8(text, replaced);
+}
+
+size_t count_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t bad = 0;
+  for (size_t i = 0; i < n;) {
+    if (s[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    bool b = false;
+    uni::decode_one(s, n, &i, &b);
+    bad += b;
+  }
+  return bad;
 }
 
 }  // namespace tern::tok

@@ -49,6 +49,9 @@ struct EncodeOptions {
   // TweetEval / cardiffnlp preprocessing before tokenizing (see normalize_tweet()); offsets still refer
   // to the text as given.
   bool normalize_tweets = false;
+  // false: the plain stage-by-stage pipeline without fast paths or word caches (the same ids and
+  // offsets; for tests and benchmarks of the fast path).
+  bool use_fast_paths = true;
 };
 
 struct PaddingOptions {
@@ -73,6 +76,11 @@ class Tokenizer {
 
   Encoding encode(std::string_view text, const EncodeOptions& opt = {}) const;
   Encoding encode_pair(std::string_view first, std::string_view second, const EncodeOptions& opt = {}) const;
+  // The same into `out`, whose vectors are cleared and refilled (their memory reused: no allocation
+  // per text once they are large enough).
+  void encode_into(std::string_view text, const EncodeOptions& opt, Encoding& out) const;
+  void encode_pair_into(std::string_view first, std::string_view second, const EncodeOptions& opt,
+                        Encoding& out) const;
 
   // Encodes in parallel with OpenMP (`num_threads` 0 = OpenMP's default); results are in input order.
   // `pad` is applied to the whole batch afterwards.
@@ -107,5 +115,7 @@ std::string normalize_tweet(std::string_view text);
 
 // `text` with each ill-formed UTF-8 sequence replaced by U+FFFD (the policy encode() applies).
 std::string sanitize_utf8(std::string_view text, size_t* replaced = nullptr);
+// The number of ill-formed UTF-8 sequences sanitize_utf8 would replace (0: valid UTF-8); allocates nothing.
+size_t count_invalid_utf8(std::string_view text);
 
 }  // namespace tern::tok

@@ -109,50 +109,13 @@ size_t decode_utf8(std::string_view in, std::u32string& out) {
   size_t i = 0, bad = 0;
   out.reserve(out.size() + n);
   while (i < n) {
-    const unsigned char b = s[i];
-    if (b < 0x80) {
-      out.push_back(b);
-      ++i;
+    if (s[i] < 0x80) {
+      out.push_back(s[i++]);
       continue;
     }
-    // Expected length and the allowed range of the second byte (Unicode Table 3-7).
-    int len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-      len = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      len = 3;
-      if (b == 0xE0) lo = 0xA0;
-      if (b == 0xED) hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      len = 4;
-      if (b == 0xF0) lo = 0x90;
-      if (b == 0xF4) hi = 0x8F;
-    }
-    if (len == 0) {  // 80..C1, F5..FF can never start a sequence
-      out.push_back(0xFFFD);
-      ++bad;
-      ++i;
-      continue;
-    }
-    char32_t cp = b & (0xFF >> (len + 1));
-    size_t j = i + 1;
-    bool ok = true;
-    for (int k = 1; k < len; ++k, ++j) {
-      const unsigned char lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xBF;
-      if (j >= n || s[j] < lo_k || s[j] > hi_k) {
-        ok = false;
-        break;
-      }
-      cp = (cp << 6) | (s[j] & 0x3F);
-    }
-    if (ok) {
-      out.push_back(cp);
-    } else {  // the maximal subpart s[i..j) becomes one U+FFFD; resume at the offending byte
-      out.push_back(0xFFFD);
-      ++bad;
-    }
-    i = j;
+    bool b = false;
+    out.push_back(decode_one(s, n, &i, &b));
+    bad += b;
   }
   return bad;
 }

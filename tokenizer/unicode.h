@@ -46,6 +46,47 @@ int combining_class(char32_t c);
 // (ED A0..BF ..) and code points above U+10FFFF are ill-formed.
 // Appends the decoded code points to `out`; returns the number of replacements made.
 size_t decode_utf8(std::string_view in, std::u32string& out);
+// Decodes the code point at s[*i] (i < n) and advances *i past it; an ill-formed sequence gives U+FFFD
+// (advancing past its maximal subpart) and sets *bad. The step decode_utf8 takes.
+inline char32_t decode_one(const unsigned char* s, size_t n, size_t* i, bool* bad) {
+  const unsigned char b = s[*i];
+  if (b < 0x80) {
+    ++*i;
+    return b;
+  }
+  // Expected length and the allowed range of the second byte (Unicode Table 3-7).
+  int len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b >= 0xC2 && b <= 0xDF) {
+    len = 2;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    len = 3;
+    if (b == 0xE0) lo = 0xA0;
+    if (b == 0xED) hi = 0x9F;
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    len = 4;
+    if (b == 0xF0) lo = 0x90;
+    if (b == 0xF4) hi = 0x8F;
+  }
+  if (len == 0) {  // 80..C1, F5..FF can never start a sequence
+    *bad = true;
+    ++*i;
+    return 0xFFFD;
+  }
+  char32_t cp = b & (0xFF >> (len + 1));
+  size_t j = *i + 1;
+  for (int k = 1; k < len; ++k, ++j) {
+    const unsigned char lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xBF;
+    if (j >= n || s[j] < lo_k || s[j] > hi_k) {  // the maximal subpart s[i..j) becomes one U+FFFD
+      *bad = true;
+      *i = j;
+      return 0xFFFD;
+    }
+    cp = (cp << 6) | (s[j] & 0x3F);
+  }
+  *i = j;
+  return cp;
+}
 // Appends the UTF-8 encoding of `c` (must be a valid scalar value).
 void append_utf8(std::string& out, char32_t c);
 // Number of bytes of the UTF-8 encoding of `c`.

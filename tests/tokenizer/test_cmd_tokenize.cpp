@@ -152,6 +152,38 @@ TEST(CmdTokenize, MaxLengthPairsCarriageReturnsAndInvalidUtf8) {
   EXPECT_THROW(run({"--tokenizer", fx.tmp.file("nodir"), "--input", in, "--output", out}), std::exception);
 }
 
+TEST(CmdTokenize, BlocksAndChunksKeepInputOrder) {
+  // 1,800 lines: several parallel blocks of 256 texts, chunk boundaries inside blocks and between them.
+  Fixture fx;
+  const std::string dir = make_dir(fx.tmp, "bert-base-uncased", {"tokenizer.json"});
+  const Tokenizer tok = Tokenizer::from_dir(dir);
+  std::string all;
+  std::vector<std::string> texts;
+  for (int rep = 0; rep < 3; ++rep) {
+    for (const auto& r : fx.rows) {
+      texts.push_back(rep == 1 ? r.text + " " + std::to_string(texts.size()) : r.text);
+      all += texts.back() + "\n";
+    }
+  }
+  const std::string in = fx.tmp.file("many.txt");
+  write(in, all);
+  const std::string out = fx.tmp.file("many.jsonl");
+  for (const char* chunk : {"300", "1000", "16384"}) {
+    for (const char* threads : {"1", "2", "3"}) {
+      ASSERT_EQ(run({"--tokenizer", dir, "--input", in, "--output", out, "--offsets", "--threads", threads,
+                     "--chunk", chunk}),
+                0);
+      const auto lines = read_jsonl(out);
+      ASSERT_EQ(lines.size(), texts.size()) << chunk << " " << threads;
+      for (size_t i = 0; i < lines.size(); ++i) {
+        const Encoding e = tok.encode(texts[i]);
+        ASSERT_EQ(lines[i]["ids"].get<std::vector<int32_t>>(), e.ids) << i << " chunk " << chunk;
+        ASSERT_EQ((lines[i]["offsets"].get<std::vector<std::pair<int32_t, int32_t>>>()), e.offsets) << i;
+      }
+    }
+  }
+}
+
 TEST(CmdTokenize, ModelFileCarriesTheTokenizer) {
   Fixture fx;
   ModelBundle m;
