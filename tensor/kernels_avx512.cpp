@@ -130,7 +130,25 @@ void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
 #pragma omp parallel for schedule(static) if (R * C > 32768)
   for (int64_t r = 0; r < R; ++r) {
     float* xr = x + r * C;
-    for (int64_t c = 0; c < C; c += 16) {
+    int64_t c = 0;
+    if (a == Act::GeluErf) {
+      // Four independent vectors per step: GELU is a long dependency chain (reciprocal, polynomial, exp),
+      // and interleaving four of them keeps both FMA pipes busy.
+      for (; c + 64 <= C; c += 64) {
+        __m512 v0 = _mm512_loadu_ps(xr + c), v1 = _mm512_loadu_ps(xr + c + 16), v2 = _mm512_loadu_ps(xr + c + 32),
+               v3 = _mm512_loadu_ps(xr + c + 48);
+        if (bias) {
+          v0 = _mm512_add_ps(v0, _mm512_loadu_ps(bias + c));
+          v1 = _mm512_add_ps(v1, _mm512_loadu_ps(bias + c + 16));
+          v2 = _mm512_add_ps(v2, _mm512_loadu_ps(bias + c + 32));
+          v3 = _mm512_add_ps(v3, _mm512_loadu_ps(bias + c + 48));
+        }
+        v0 = gelu_erf16(v0), v1 = gelu_erf16(v1), v2 = gelu_erf16(v2), v3 = gelu_erf16(v3);
+        _mm512_storeu_ps(xr + c, v0), _mm512_storeu_ps(xr + c + 16, v1);
+        _mm512_storeu_ps(xr + c + 32, v2), _mm512_storeu_ps(xr + c + 48, v3);
+      }
+    }
+    for (; c < C; c += 16) {
       const __mmask16 m = tail_mask(C - c);
       __m512 v = _mm512_maskz_loadu_ps(m, xr + c);
       if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + c));
