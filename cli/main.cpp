@@ -37,6 +37,7 @@ const Command kCommands[] = {
     {"coordinate", tern::cli::cmd_coordinate,
      "coordination networks between accounts (GraphML, edges, components)"},
     {"report", tern::cli::cmd_report, "self-contained HTML report: trends, accounts, coordination graph"},
+    {"topics", tern::cli::cmd_topics, "multi-label tweet topics: train (tuned thresholds), eval, predict"},
 };
 
 void usage(FILE* f) {
