@@ -133,15 +133,12 @@ int topics_train(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) o.command_line += " " + std::string(argv[i]);
   Reporter rep;
   const social::TopicsTrainSummary s = social::train_topics(o, &rep);
-  nlohmann::json j = {
-      {"out", o.out_path},
-      {"best_epoch", s.train.best_epoch},
-      {"metric", s.train.metric},
-      {"seconds", s.seconds},
-      {"thresholds", nlohmann::json::parse(social::thresholds_json(
-                         s.thresholds, o.labels.empty() ? social::tweet_topic_labels() : o.labels,
-                         o.val_path.empty() ? o.data_dir : o.val_path))},
-      {"val", nlohmann::json::parse(s.val_json)}};
+  nlohmann::json j = {{"out", o.out_path},
+                      {"best_epoch", s.train.best_epoch},
+                      {"metric", s.train.metric},
+                      {"seconds", s.seconds},
+                      {"thresholds", nlohmann::json::parse(s.thresholds_json)},
+                      {"val", nlohmann::json::parse(s.val_json)}};
   std::printf("%s\n", j.dump().c_str());
   std::fprintf(stderr,
                "tern topics train: %s: val macro-F1 %.4f at 0.5, %.4f at global %.2f, %.4f per class "

@@ -460,7 +460,8 @@ TopicsTrainSummary train_topics(const TopicsTrainOptions& o, train::TrainReporte
   lo.map_file = false;
   ModelBundle b = load_model(o.out_path, lo);
   b.extra.clear();  // the optimizer state: this file is for prediction
-  b.metadata[kThresholdsKey] = thresholds_json(out.thresholds, labels, sp.val);
+  out.thresholds_json = thresholds_json(out.thresholds, labels, sp.val);
+  b.metadata[kThresholdsKey] = out.thresholds_json;
   b.metadata["created_by"] = "tern topics train";
   save_model(o.out_path, b);
   out.seconds = now_s() - t0;

@@ -119,7 +119,8 @@ struct TopicsTrainOptions {
 struct TopicsTrainSummary {
   train::TrainSummary train;
   Thresholds thresholds;
-  std::string val_json;  // the validation scores at 0.5 / global / per-class (topic_report_json)
+  std::string thresholds_json;  // as stored in the model's metadata
+  std::string val_json;         // the validation scores at 0.5 / global / per-class (topic_report_json)
   double seconds = 0;
 };
 
