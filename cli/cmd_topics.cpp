@@ -45,15 +45,17 @@ class Reporter : public train::TrainReporter {
     char buf[128];
     std::snprintf(buf, sizeof buf, "  train_loss %.4f  %.0f tweets/s", r.train_loss, r.tweets_per_s);
     line += buf;
-    if (r.val) {
-      std::snprintf(buf, sizeof buf, "  val loss %.4f", r.val->loss);
+    auto show = [&](const char* tag, const train::EvalReport& e) {
+      std::snprintf(buf, sizeof buf, "  %s loss %.4f", tag, e.loss);
       line += buf;
-      for (const auto& [k, v] : r.val->scalars) {
+      for (const auto& [k, v] : e.scalars) {
         if (k != "macro_f1" && k != "micro_f1") continue;
         std::snprintf(buf, sizeof buf, " %s@0.5 %.4f", k.c_str(), v);
         line += buf;
       }
-    }
+    };
+    if (r.val) show("val", *r.val);
+    if (r.test) show("test", *r.test);
     if (r.saved_best) line += "  (best, saved)";
     std::fprintf(stderr, "%s\n", line.c_str());
   }

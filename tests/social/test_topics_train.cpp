@@ -205,19 +205,20 @@ TEST_F(TopicsTrain, Cli) {
   EXPECT_NEAR(mj["scores"]["per_class"]["macro_f1"].get<double>(), summary_->thresholds.per_class_macro_f1,
               1e-12);
 
-  r = tern::test::run_tern("topics classify");
+  r = tern::test::run_tern("topics classify", "", 60);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("unknown subcommand 'classify'"), std::string::npos) << r.out;
-  r = tern::test::run_tern("topics predict --model " + m + " --thresholds 2 -");
+  r = tern::test::run_tern("topics predict --model " + m + " --thresholds 2 -", "", 60);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--thresholds: '2'"), std::string::npos) << r.out;
   // A multi-label model without tuned thresholds: per-class is an error, a number works.
-  r = tern::test::run_tern("topics predict --model " + dir_->path("tiny.h5") + " " +
-                           dir_->path("cli_in.jsonl"));
+  r = tern::test::run_tern(
+      "topics predict --model " + dir_->path("tiny.h5") + " " + dir_->path("cli_in.jsonl"), "", 60);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("no tuned thresholds"), std::string::npos) << r.out;
   r = tern::test::run_tern("topics predict --model " + dir_->path("tiny.h5") + " --thresholds 0.5 " +
-                           dir_->path("cli_in.jsonl") + " " + dir_->path("o2.jsonl"));
+                               dir_->path("cli_in.jsonl") + " " + dir_->path("o2.jsonl"),
+                           "", 60);
   EXPECT_EQ(r.code, 3) << r.out;
 }
 
