@@ -12,5 +12,6 @@ int cmd_grad(int argc, char** argv);
 int cmd_infer(int argc, char** argv);
 int cmd_pack(int argc, char** argv);
 int cmd_tweeteval(int argc, char** argv);
+int cmd_topics(int argc, char** argv);
 
 }  // namespace tern::cli

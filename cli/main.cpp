@@ -39,6 +39,7 @@ const Command kCommands[] = {
     {"report", tern::cli::cmd_report, "self-contained HTML report: trends, accounts, coordination graph"},
     {"tweeteval", tern::cli::cmd_tweeteval,
      "fine-tune and score the 7 TweetEval tasks (official metrics), single-task and multi-task"},
+    {"topics", tern::cli::cmd_topics, "multi-label tweet topics: train (tuned thresholds), eval, predict"},
 };
 
 void usage(FILE* f) {
