@@ -217,6 +217,21 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
                  path << ": metadata target_scaling does not match the " << cfg.num_labels << " targets");
     }
   }
+  if (info.kind == OutputKind::Multi) {
+    info.thresholds.assign(info.labels.size(), 0.5f);
+    const std::string th = md("topic_thresholds");
+    if (!th.empty()) {
+      const json j = json::parse(th, nullptr, false);
+      TERN_CHECK(j.is_object() && j.contains("per_class") && j["per_class"].is_object(),
+                 path << ": metadata topic_thresholds has no per_class object");
+      for (size_t i = 0; i < info.labels.size(); ++i) {
+        const auto it = j["per_class"].find(info.labels[i]);
+        TERN_CHECK(it != j["per_class"].end() && it->is_number(),
+                   path << ": metadata topic_thresholds.per_class lacks label '" << info.labels[i] << "'");
+        info.thresholds[i] = it->get<float>();
+      }
+    }
+  }
   // Tokenisation as the model was trained: normalisation and length.
   bool norm = false;
   if (!md("normalize_tweets").empty())
@@ -484,7 +499,7 @@ void append_prediction_json(std::string& out, const ModelInfo& m, const float* z
     out += "\"labels\":[";
     bool first = true;
     for (size_t i = 0; i < L; ++i)
-      if (p[i] >= 0.5f) {
+      if (p[i] >= (i < m.thresholds.size() ? m.thresholds[i] : 0.5f)) {
         if (!first) out += ',';
         first = false;
         append_json_string(out, m.labels[i]);
@@ -541,7 +556,8 @@ void append_prediction_csv(std::string& out, const ModelInfo& m, const float* z,
   } else if (m.kind == OutputKind::Multi) {
     std::string labs;
     for (size_t i = 0; i < L; ++i)
-      if (p[i] >= 0.5f) labs += (labs.empty() ? "" : "|") + m.labels[i];
+      if (p[i] >= (i < m.thresholds.size() ? m.thresholds[i] : 0.5f))
+        labs += (labs.empty() ? "" : "|") + m.labels[i];
     sep();
     append_csv_cell(out, labs);
   }

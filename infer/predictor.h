@@ -32,6 +32,9 @@ struct ModelInfo {
   bool normalize_tweets = false;    // what the model was trained with (metadata)
   int64_t max_length = 128;         // tokens per text incl. special tokens (trained length, else positions)
   int64_t hidden = 0;
+  // Multi-label: a label is on when its probability >= its threshold: the per-class thresholds tuned on
+  // validation that `tern topics train` stored (metadata topic_thresholds.per_class), else 0.5 each.
+  std::vector<float> thresholds;
   std::map<std::string, std::string> metadata;
 };
 
