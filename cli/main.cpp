@@ -11,6 +11,7 @@ namespace tern::cli {
 int cmd_trends(int argc, char** argv);
 int cmd_coordinate(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_engagement(int argc, char** argv);
 }  // namespace tern::cli
 
 namespace {
@@ -37,6 +38,8 @@ const Command kCommands[] = {
     {"coordinate", tern::cli::cmd_coordinate,
      "coordination networks between accounts (GraphML, edges, components)"},
     {"report", tern::cli::cmd_report, "self-contained HTML report: trends, accounts, coordination graph"},
+    {"engagement", tern::cli::cmd_engagement,
+     "engagement prediction (likes / retweets / replies): train | eval | predict"},
 };
 
 void usage(FILE* f) {
