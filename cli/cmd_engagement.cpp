@@ -150,7 +150,7 @@ int run_train(int argc, char** argv) {
   TableFlags tf;
   eng::EngageOptions o;
   double loss_param = -1;
-  bool no_text = false, quiet = false;
+  bool no_text = false, quiet = false, no_ridge_init = false, no_refit = false, token_text = false;
   int threads = 0;
   app.add_option("data", data, "tweet tables (CSV / TSV / JSONL, .gz ok)")->required();
   app.add_option("--out", out, "write every model into one .h5");
@@ -163,6 +163,9 @@ int run_train(int argc, char** argv) {
                  "default: the shipped default model)");
   app.add_option("--text-models", text_models,
                  "models whose probabilities are features: all (every shipped model), none, or NAME,NAME");
+  app.add_option(
+      "--features-cache", o.text.cache,
+      "keep the embeddings / probabilities in FILE (.h5) and reuse them when texts and models match");
   add_switch(app, "--no-text-features", no_text, "no embedding and no probabilities (context features only)");
   app.add_option("--history", o.history, "previous tweets of the author in the history features")
       ->check(CLI::Range(1, 1000));
@@ -190,12 +193,23 @@ int run_train(int argc, char** argv) {
   app.add_option("--d-model", o.d_model, "transformer width")->check(CLI::Range(2, 1024));
   app.add_option("--layers", o.layers, "transformer encoder layers")->check(CLI::Range(1, 8));
   app.add_option("--seed", o.seed, "initialisation and shuffling seed");
+  add_switch(app, "--token-text", token_text,
+             "transformer tokens carry the embedding and probabilities too (default: context features and "
+             "engagement; the text reaches the transformer through its linear path)");
+  add_switch(app, "--no-refit", no_refit,
+             "keep the early-stopped networks (fit rows only) instead of retraining them on every training "
+             "row for the chosen number of epochs");
+  add_switch(app, "--no-ridge-init", no_ridge_init,
+             "start the networks' linear path at zero, not at ridge's solution (fit rows)");
   add_switch(app, "-q", quiet, "no progress on stderr");
   add_threads_option(app, threads);
   if (!parse_args(app, argc, argv)) return 0;
   apply_threads(threads);
   o.table = table_options(tf);
   o.text_models = !no_text;
+  o.ridge_init = !no_ridge_init;
+  o.refit = !no_refit;
+  o.token_text = token_text;
   o.text.encoder = encoder;
   if (o.text_models) {
     if (text_models == "all")

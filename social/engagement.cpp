@@ -66,12 +66,52 @@ struct Prepared {
   std::vector<Row> rows;
   RowCounts counts;
   int64_t F = 0;              // features per row (context + text)
+  int64_t cdim = 0;           // of which context features (the first cdim)
   std::vector<float> X;       // (N, F), standardised once the statistics are known
   std::vector<int64_t> prev;  // (N, window): the author's previous rows, oldest first; -1 = none
 };
 
 void message(const Progress& p, const std::string& s) {
   if (p.message) p.message(s);
+}
+
+// text_features through the cache file of spec.cache (when given).
+std::vector<float> cached_text_features(const std::vector<std::string>& texts, const TextFeatureSpec& spec,
+                                        int64_t& dim, const Progress& progress) {
+  if (spec.cache.empty()) return text_features(texts, spec, dim, progress.text_features);
+  uint64_t h = 1469598103934665603ull;  // FNV-1a 64 over texts, models and sizes
+  auto mix = [&](const std::string& x) {
+    for (unsigned char c : x) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  for (const auto& t : texts) mix(t);
+  mix(spec.encoder);
+  for (const auto& e : spec.extra) mix(e);
+  char key[32];
+  std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(h));
+  if (std::ifstream(spec.cache).good()) {
+    try {
+      ModelBundle b = load_model(spec.cache);
+      auto cfg = nlohmann::json::parse(b.config_json);
+      auto it = b.tensors.find("text_features");
+      if (cfg.value("key", "") == key && it != b.tensors.end() && it->second.dim() == 2 &&
+          it->second.size(0) == static_cast<int64_t>(texts.size())) {
+        dim = it->second.size(1);
+        message(progress, "text features from the cache " + spec.cache);
+        return std::vector<float>(it->second.f32(), it->second.f32() + it->second.numel());
+      }
+      message(progress, "the cache " + spec.cache + " holds other texts or models: recomputing");
+    } catch (const Error& e) {
+      message(progress, std::string("the cache is not readable (") + e.what() + "): recomputing");
+    }
+  }
+  std::vector<float> X = text_features(texts, spec, dim, progress.text_features);
+  ModelBundle b;
+  b.config_json = nlohmann::json{{"format", "tern-engagement-features"}, {"key", key}}.dump();
+  b.tensors["text_features"] = Tensor::from_data(X.data(), {static_cast<int64_t>(texts.size()), dim});
+  b.metadata["kind"] = "engagement-features";
+  save_model(spec.cache, b);
+  return X;
 }
 
 Prepared prepare(const std::vector<std::string>& data, const TableOptions& table, int history, int window,
@@ -92,7 +132,7 @@ Prepared prepare(const std::vector<std::string>& data, const TableOptions& table
     texts.reserve(static_cast<size_t>(N));
     for (const auto& r : p.rows) texts.push_back(r.text);
     auto t0 = std::chrono::steady_clock::now();
-    txt = text_features(texts, text, tdim, progress.text_features);
+    txt = cached_text_features(texts, text, tdim, progress);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     char b[128];
     std::snprintf(b, sizeof b, "text features: %lld x %lld in %.1f s", static_cast<long long>(N),
@@ -100,6 +140,7 @@ Prepared prepare(const std::vector<std::string>& data, const TableOptions& table
     message(progress, b);
   }
   p.F = cdim + tdim;
+  p.cdim = cdim;
   p.X.resize(static_cast<size_t>(N * p.F));
   for (int64_t i = 0; i < N; ++i) {
     std::copy_n(&ctx[static_cast<size_t>(i * cdim)], cdim, &p.X[static_cast<size_t>(i * p.F)]);
@@ -130,6 +171,7 @@ struct Scaling {
 // The state every model of a file shares.
 struct Shared {
   int64_t F = 0, K = 0;
+  int64_t tok = 0;  // features of a row inside a transformer token (the context features, or all F)
   int window = 8;
   std::vector<double> mean, sd;            // feature standardisation (training rows)
   std::vector<double> ytok_mean, ytok_sd;  // log1p targets inside transformer tokens
@@ -138,26 +180,28 @@ struct Shared {
 // Transformer tokens of rows idx: (B, window + 1, F + K + 1), mask (B, window + 1).
 void make_tokens(const Prepared& p, const Shared& s, const std::vector<int64_t>& idx, std::vector<float>& x,
                  std::vector<float>& mask) {
-  const int64_t T = s.window + 1, Ft = s.F + s.K + 1, B = static_cast<int64_t>(idx.size());
-  x.assign(static_cast<size_t>(B * T * Ft), 0.f);
+  const int64_t T = s.window + 1, Ft = s.tok + s.K + 1, B = static_cast<int64_t>(idx.size());
+  const int64_t per = T * Ft + s.F;  // tokens, then the tweet's full row for the linear path
+  x.assign(static_cast<size_t>(B * per), 0.f);
   mask.assign(static_cast<size_t>(B * T), 0.f);
   for (int64_t b = 0; b < B; ++b) {
     const int64_t i = idx[b];
     for (int64_t t = 0; t < T; ++t) {
       int64_t r = t < s.window ? p.prev[static_cast<size_t>(i * s.window + t)] : i;
       if (r < 0) continue;
-      float* o = &x[static_cast<size_t>((b * T + t) * Ft)];
-      std::copy_n(&p.X[static_cast<size_t>(r * s.F)], s.F, o);
+      float* o = &x[static_cast<size_t>(b * per + t * Ft)];
+      std::copy_n(&p.X[static_cast<size_t>(r * s.F)], s.tok, o);
       if (t < s.window) {
         for (int64_t k = 0; k < s.K; ++k) {
           double v = p.rows[r].y[k];
-          o[s.F + k] =
+          o[s.tok + k] =
               std::isnan(v) ? 0.f : static_cast<float>((std::log1p(v) - s.ytok_mean[k]) / s.ytok_sd[k]);
         }
-        o[s.F + s.K] = 1.f;
+        o[s.tok + s.K] = 1.f;
       }
       mask[static_cast<size_t>(b * T + t)] = 1.f;
     }
+    std::copy_n(&p.X[static_cast<size_t>(i * s.F)], s.F, &x[static_cast<size_t>(b * per + T * Ft)]);
   }
 }
 
@@ -194,25 +238,40 @@ struct FitReport {
 // parameters of the best epoch are kept). Without validation rows: a fixed number of epochs.
 FitReport fit_net(Net& net, const Prepared& p, const Shared& s, const std::vector<int64_t>& fit,
                   const std::vector<int64_t>& val, const std::vector<double>& z, int64_t k, const Scaling& sc,
-                  const EngageOptions& o) {
+                  const EngageOptions& o, const RidgeFit* init, int fixed_epochs = -1) {
   FitReport rep;
   std::vector<float>& w = net.params();
   std::vector<float>& g = net.grad();
   std::vector<float> m(w.size(), 0.f), v(w.size(), 0.f), best = w;
-  double zmean = 0;
-  for (int64_t i : fit) zmean += z[i];
-  net.set_output_bias(static_cast<float>(zmean / std::max<size_t>(1, fit.size())));
+  if (init) {  // start at the ridge solution: linear path = ridge, the network's own output 0
+    float* skip = net.param("skip.w");
+    for (size_t f = 0; f < init->w.size(); ++f) skip[f] = static_cast<float>(init->w[f]);
+    float* ow = net.param("out.w");
+    std::fill(ow, ow + (net.kind() == Net::Kind::Mlp ? net.hidden() / 2 : net.hidden()), 0.f);
+    net.set_output_bias(static_cast<float>(init->b));
+  } else {
+    double zmean = 0;
+    for (int64_t i : fit) zmean += z[i];
+    net.set_output_bias(static_cast<float>(zmean / std::max<size_t>(1, fit.size())));
+  }
   best = w;
   uint64_t rng = o.seed * 7919 + static_cast<uint64_t>(k);
   std::vector<int64_t> order = fit;
   std::vector<float> x, mask, out, dout;
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   int64_t step = 0;
-  const int max_epochs = val.empty() ? std::min(o.epochs, 20) : o.epochs;
+  const int max_epochs = fixed_epochs >= 0 ? fixed_epochs : val.empty() ? std::min(o.epochs, 20) : o.epochs;
   double best_val = 1e300;
   int since = 0;
   std::vector<double> yv;
   for (int64_t i : val) yv.push_back(p.rows[i].y[k]);
+  auto val_score = [&] {
+    auto pz = net_predict(net, p, s, val);
+    std::vector<double> py;
+    for (double zz : pz) py.push_back(sc.y(zz));
+    return mae_log1p(py, yv);
+  };
+  if (!val.empty()) best_val = val_score();  // epoch 0: the starting point is a candidate too
   for (int ep = 1; ep <= max_epochs; ++ep) {
     for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates with a seeded splitmix
       rng += 0x9E3779B97F4A7C15ull;
@@ -255,10 +314,7 @@ FitReport fit_net(Net& net, const Prepared& p, const Shared& s, const std::vecto
       rep.best_epoch = ep;
       continue;
     }
-    auto pz = net_predict(net, p, s, val);
-    std::vector<double> py;
-    for (double zz : pz) py.push_back(sc.y(zz));
-    double e = mae_log1p(py, yv);
+    double e = val_score();
     if (e < best_val - 1e-6) {
       best_val = e;
       best = w;
@@ -334,6 +390,7 @@ std::map<std::string, std::vector<double>> predict_target(const nlohmann::json& 
 Shared shared_from(const nlohmann::json& cfg) {
   Shared s;
   s.F = cfg.at("features").at("dim");
+  s.tok = cfg.at("features").at("token_dim");
   s.K = static_cast<int64_t>(cfg.at("table").at("targets").size());
   s.window = cfg.at("window");
   s.mean = cfg.at("features").at("mean").get<std::vector<double>>();
@@ -432,6 +489,7 @@ nlohmann::json train(const std::vector<std::string>& data, const EngageOptions& 
   const int64_t n_fit = n_train - n_val;
   Shared s;
   s.F = p.F;
+  s.tok = o.token_text ? p.F : p.cdim;
   s.K = static_cast<int64_t>(o.table.targets.size());
   s.window = o.window;
   s.mean.assign(s.F, 0);
@@ -475,7 +533,8 @@ nlohmann::json train(const std::vector<std::string>& data, const EngageOptions& 
   cfg["window"] = o.window;
   cfg["text_models"] = o.text_models;
   cfg["text"] = {{"encoder", text.encoder}, {"extra", text.extra}};
-  cfg["features"] = {{"dim", s.F}, {"mean", s.mean}, {"sd", s.sd}};
+  cfg["features"] = {
+      {"dim", s.F}, {"context_dim", p.cdim}, {"token_dim", s.tok}, {"mean", s.mean}, {"sd", s.sd}};
   cfg["ytok_mean"] = s.ytok_mean;
   cfg["ytok_sd"] = s.ytok_sd;
   cfg["options"] = {{"loss", o.loss == Loss::Mse     ? "mse"
@@ -533,7 +592,10 @@ nlohmann::json train(const std::vector<std::string>& data, const EngageOptions& 
       for (auto& [au, v] : by) a[au] = median_of(v);
       tcfg["models"]["median_baseline"] = {{"global", median_of(all)}, {"authors", a}};
     }
-    if (want("ridge")) {
+    // Ridge's lambda on the validation slice (also the networks' starting point, fit rows only).
+    RidgeFit ridge_fit_rows, ridge_train_rows;
+    bool need_nets = want("mlp") || want("transformer");
+    if (want("ridge") || (need_nets && o.ridge_init)) {
       std::vector<double> zf(z.begin(), z.begin() + n_fit), best_l;
       double best_lambda = 10, best_e = 1e300;
       if (n_val > 0) {
@@ -554,20 +616,36 @@ nlohmann::json train(const std::vector<std::string>& data, const EngageOptions& 
           }
         }
       }
+      if (need_nets && o.ridge_init)
+        ridge_fit_rows = fit_ridge(p.X.data(), n_fit, s.F, zf.data(), best_lambda);
       std::vector<double> zt(z.begin(), z.begin() + n_train);
-      RidgeFit r = fit_ridge(p.X.data(), n_train, s.F, zt.data(), best_lambda);
-      tcfg["models"]["ridge"] = {{"lambda", best_lambda}, {"w", r.w}, {"b", r.b}};
-      message(progress,
-              tname + " ridge: lambda " + fmt(best_lambda) +
-                  (n_val ? " (validation log1p MAE " + fmt(best_e) + ")" : " (no validation slice)"));
+      ridge_train_rows = fit_ridge(p.X.data(), n_train, s.F, zt.data(), best_lambda);
+      if (want("ridge")) {
+        const RidgeFit& r = ridge_train_rows;
+        tcfg["models"]["ridge"] = {{"lambda", best_lambda}, {"w", r.w}, {"b", r.b}};
+        message(progress,
+                tname + " ridge: lambda " + fmt(best_lambda) +
+                    (n_val ? " (validation log1p MAE " + fmt(best_e) + ")" : " (no validation slice)"));
+      }
     }
     for (const char* kind : {"mlp", "transformer"}) {
       if (!want(kind)) continue;
       bool mlp = std::string(kind) == "mlp";
-      Net net(mlp ? Net::Kind::Mlp : Net::Kind::Transformer, mlp ? s.F : s.F + s.K + 1,
-              mlp ? o.hidden : o.d_model, o.window + 1, o.layers, o.seed + 101 * static_cast<uint64_t>(k));
+      Net net(mlp ? Net::Kind::Mlp : Net::Kind::Transformer, mlp ? s.F : s.tok + s.K + 1,
+              mlp ? o.hidden : o.d_model, o.window + 1, o.layers, o.seed + 101 * static_cast<uint64_t>(k),
+              s.F);
       auto t1 = std::chrono::steady_clock::now();
-      FitReport fr = fit_net(net, p, s, n_val ? fit_idx : train_idx, val_idx, z, k, sc, o);
+      FitReport fr = fit_net(net, p, s, n_val ? fit_idx : train_idx, val_idx, z, k, sc, o,
+                             o.ridge_init ? &ridge_fit_rows : nullptr);
+      if (n_val && o.refit) {
+        // The validation slice is the most recent training period: refit on every training row for the
+        // number of epochs early stopping chose (from a fresh initialisation, ridge of all training rows).
+        Net again(net.kind(), net.input_dim(), net.hidden(), net.tokens(), o.layers,
+                  o.seed + 101 * static_cast<uint64_t>(k), net.skip_dim());
+        fit_net(again, p, s, train_idx, {}, z, k, sc, o, o.ridge_init ? &ridge_train_rows : nullptr,
+                fr.best_epoch);
+        net = std::move(again);
+      }
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
       tcfg["models"][kind] = {{"net", net.config()},
                               {"epochs_run", fr.epochs},

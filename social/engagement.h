@@ -94,6 +94,9 @@ struct TextFeatureSpec {
   std::string encoder;             // path or shipped name (default: the shipped default model)
   std::vector<std::string> extra;  // more models whose probabilities are features (shipped names / paths)
   int64_t batch_size = 32;
+  // A file that keeps the computed features (a sealed .h5 keyed by a hash of the texts, their order and
+  // the models): reused when the key matches, else (re)written. "" = none.
+  std::string cache;
 };
 // (N, dim) row-major; progress(done, total) after each window.
 std::vector<float> text_features(const std::vector<std::string>& texts, const TextFeatureSpec& spec,
@@ -130,12 +133,20 @@ class Net {
   enum class Kind { Mlp, Transformer };
   // MLP: F -> hidden -> hidden/2 -> 1 (ReLU). Transformer: compression F -> d, sinusoidal positions,
   // `layers` encoder layers (single-head self-attention + ReLU FFN of 2d, residual), output d -> 1 read at
-  // the last token.
-  Net(Kind kind, int64_t F, int64_t hidden, int64_t T, int layers, uint64_t seed);
+  // the last token. Both add a linear path skip . s (wide & deep), zero at initialisation (training starts
+  // it at the ridge solution): MLP s = x; transformer s = a row of skip_dim after the tokens (the tweet's
+  // full feature row, while the tokens carry the compact context features and engagement of the window).
+  // skip_dim (transformer): size of the linear path's input row after the tokens (-1: F).
+  Net(Kind kind, int64_t F, int64_t hidden, int64_t T, int layers, uint64_t seed, int64_t skip_dim = -1);
   Kind kind() const { return kind_; }
   int64_t input_dim() const { return F_; }
   int64_t tokens() const { return T_; }
-  // Prediction for each of B samples: x (B, T, F) (MLP: T = 1), mask (B, T) (MLP: ignored, may be null).
+  int64_t hidden() const { return H_; }
+  int64_t skip_dim() const { return S_; }
+  // Floats of one sample's input: MLP F (the linear path reads the same row); transformer T * F tokens
+  // followed by the linear path's row of skip_dim.
+  int64_t sample_size() const { return kind_ == Kind::Mlp ? F_ : T_ * F_ + S_; }
+  // Prediction for each of B samples: x (B, sample_size()), mask (B, T) (MLP: ignored, may be null).
   void forward(const float* x, const float* mask, int64_t B, float* out) const;
   // Accumulates d(sum_i dout[i] * out[i]) / d params into grad() for the same samples.
   void backward(const float* x, const float* mask, int64_t B, const float* dout);
@@ -147,6 +158,7 @@ class Net {
     return slices_;
   }
   void set_output_bias(float b);
+  float* param(const std::string& name);  // a named parameter's values (throws when absent)
   nlohmann::json config() const;
   static Net from_config(const nlohmann::json& c);
 
@@ -154,7 +166,7 @@ class Net {
   int64_t add(const std::string& name, std::vector<int64_t> shape, double init_scale, uint64_t& rng);
   void sample_forward(const float* x, const float* mask, float* out, struct TfCache* c) const;
   Kind kind_;
-  int64_t F_, H_, T_;
+  int64_t F_, H_, T_, S_;
   int L_;
   uint64_t seed_;
   std::vector<float> p_, g_;
@@ -181,6 +193,10 @@ struct EngageOptions {
   int64_t hidden = 64, d_model = 32;
   int layers = 1;
   uint64_t seed = 1;
+  bool ridge_init = true;
+  bool token_text = false;  // transformer tokens carry the text features too (default: context only)
+  bool refit = true;  // after early stopping: retrain on all training rows for the chosen epoch count  // the
+                      // networks' linear path starts at ridge's solution (fit rows only)
   std::vector<std::string> models = {"median_baseline", "ridge", "mlp", "transformer"};
 };
 

@@ -99,7 +99,8 @@ double uniform(uint64_t& s) {
 struct TfCache {
   // Per layer l: input H[l] (T, d); Q, K, V, A (T, T), C, H1 (after attention), Z (FFN pre-activation).
   std::vector<MatR> H, Q, K, V, A, C, H1, Z;
-  MatR U;  // the sample's tokens (T, F)
+  MatR U;                       // the sample's tokens (T, F)
+  const float* skip = nullptr;  // the linear path's input (S)
 };
 
 int64_t Net::add(const std::string& name, std::vector<int64_t> shape, double init_scale, uint64_t& rng) {
@@ -112,8 +113,14 @@ int64_t Net::add(const std::string& name, std::vector<int64_t> shape, double ini
   return off;
 }
 
-Net::Net(Kind kind, int64_t F, int64_t hidden, int64_t T, int layers, uint64_t seed)
-    : kind_(kind), F_(F), H_(hidden), T_(kind == Kind::Mlp ? 1 : T), L_(layers), seed_(seed) {
+Net::Net(Kind kind, int64_t F, int64_t hidden, int64_t T, int layers, uint64_t seed, int64_t skip_dim)
+    : kind_(kind),
+      F_(F),
+      H_(hidden),
+      T_(kind == Kind::Mlp ? 1 : T),
+      S_(kind == Kind::Mlp || skip_dim < 0 ? F : skip_dim),
+      L_(layers),
+      seed_(seed) {
   TERN_CHECK(F > 0 && hidden >= 2 && T_ >= 1 && layers >= 1,
              "network sizes: F " << F << ", hidden " << hidden << ", T " << T << ", layers " << layers);
   uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 17;
@@ -140,7 +147,15 @@ Net::Net(Kind kind, int64_t F, int64_t hidden, int64_t T, int layers, uint64_t s
     }
     lin("out", 1, d);
   }
+  // The linear path: out += skip . x (the tweet's own input row); zero at initialisation.
+  add("skip.w", {S_}, 0.0, rng);
   g_.assign(p_.size(), 0.f);
+}
+
+float* Net::param(const std::string& name) {
+  auto it = off_.find(name);
+  TERN_CHECK(it != off_.end(), "network has no parameter '" << name << "'");
+  return p_.data() + it->second;
 }
 
 void Net::set_output_bias(float b) {
@@ -153,6 +168,7 @@ nlohmann::json Net::config() const {
           {"hidden", H_},
           {"tokens", T_},
           {"layers", L_},
+          {"skip_dim", S_},
           {"seed", seed_}};
 }
 
@@ -161,7 +177,7 @@ Net Net::from_config(const nlohmann::json& c) {
   TERN_CHECK(k == "mlp" || k == "transformer", "network kind '" << k << "'");
   return Net(k == "mlp" ? Kind::Mlp : Kind::Transformer, c.at("input_dim").get<int64_t>(),
              c.at("hidden").get<int64_t>(), c.at("tokens").get<int64_t>(), c.at("layers").get<int>(),
-             c.at("seed").get<uint64_t>());
+             c.at("seed").get<uint64_t>(), c.value("skip_dim", int64_t{-1}));
 }
 
 namespace {
@@ -184,6 +200,7 @@ void Net::sample_forward(const float* x, const float* mask, float* out, TfCache*
   TfCache local;
   TfCache& k = c ? *c : local;
   k.U = CMapR(x, T, F_);
+  k.skip = x + T * F_;
   k.H.resize(L_ + 1);
   k.Q.resize(L_);
   k.K.resize(L_);
@@ -229,7 +246,8 @@ void Net::sample_forward(const float* x, const float* mask, float* out, TfCache*
     k.H[l + 1] = k.H1[l] + R * CMapR(P(p + ".ffn2.w"), d, 2 * d).transpose();
     k.H[l + 1].rowwise() += CMapV(P(p + ".ffn2.b"), d).transpose();
   }
-  *out = k.H[L_].row(T - 1).dot(CMapV(P("out.w"), d).transpose()) + P("out.b")[0];
+  *out = k.H[L_].row(T - 1).dot(CMapV(P("out.w"), d).transpose()) + P("out.b")[0] +
+         CMapV(k.skip, S_).dot(CMapV(P("skip.w"), S_));
 }
 
 void Net::forward(const float* x, const float* mask, int64_t B, float* out) const {
@@ -242,11 +260,11 @@ void Net::forward(const float* x, const float* mask, int64_t B, float* out) cons
     MatR a2 = a1 * CMapR(P("l2.w"), H2, H_).transpose();
     a2.rowwise() += CMapV(P("l2.b"), H2).transpose();
     a2 = a2.cwiseMax(0.f);
-    VecF o = a2 * CMapV(P("out.w"), H2);
+    VecF o = a2 * CMapV(P("out.w"), H2) + CMapR(x, B, F_) * CMapV(P("skip.w"), F_);
     for (int64_t i = 0; i < B; ++i) out[i] = o[i] + P("out.b")[0];
     return;
   }
-  for (int64_t b = 0; b < B; ++b) sample_forward(x + b * T_ * F_, mask + b * T_, out + b, nullptr);
+  for (int64_t b = 0; b < B; ++b) sample_forward(x + b * sample_size(), mask + b * T_, out + b, nullptr);
 }
 
 void Net::backward(const float* x, const float* mask, int64_t B, const float* dout) {
@@ -265,6 +283,7 @@ void Net::backward(const float* x, const float* mask, int64_t B, const float* do
     // out = a2 . w3 + b3
     MapV(G("out.w"), H2) += a2.transpose() * dy;
     G("out.b")[0] += dy.sum();
+    MapV(G("skip.w"), F_) += X.transpose() * dy;
     MatR d2 = dy * CMapV(P("out.w"), H2).transpose();
     d2 = d2.cwiseProduct((z2.array() > 0).cast<float>().matrix());
     MapR(G("l2.w"), H2, H_) += d2.transpose() * a1;
@@ -281,12 +300,13 @@ void Net::backward(const float* x, const float* mask, int64_t B, const float* do
   for (int64_t b = 0; b < B; ++b) {
     float o;
     const float* mk = mask + b * T;
-    sample_forward(x + b * T * F_, mk, &o, &k);
+    sample_forward(x + b * sample_size(), mk, &o, &k);
     const float dy = dout[b];
     MatR dH = MatR::Zero(T, d);
     dH.row(T - 1) = dy * CMapV(P("out.w"), d).transpose();
     MapV(G("out.w"), d) += dy * k.H[L_].row(T - 1).transpose();
     G("out.b")[0] += dy;
+    MapV(G("skip.w"), S_) += dy * CMapV(k.skip, S_);
     for (int l = L_ - 1; l >= 0; --l) {
       std::string p = "layer" + std::to_string(l);
       // H[l+1] = H1 + relu(Z) W2^T + b2
