@@ -150,7 +150,8 @@ int run_train(int argc, char** argv) {
   TableFlags tf;
   eng::EngageOptions o;
   double loss_param = -1;
-  bool no_text = false, quiet = false, no_ridge_init = false, no_refit = false, token_text = false;
+  bool no_text = false, quiet = false, no_ridge_init = false, no_refit = false, token_text = false,
+       no_trend = false;
   int threads = 0;
   app.add_option("data", data, "tweet tables (CSV / TSV / JSONL, .gz ok)")->required();
   app.add_option("--out", out, "write every model into one .h5");
@@ -193,6 +194,9 @@ int run_train(int argc, char** argv) {
   app.add_option("--d-model", o.d_model, "transformer width")->check(CLI::Range(2, 1024));
   app.add_option("--layers", o.layers, "transformer encoder layers")->check(CLI::Range(1, 8));
   app.add_option("--seed", o.seed, "initialisation and shuffling seed");
+  add_switch(app, "--no-trend-features", no_trend,
+             "leave out the author's number of previous tweets and days since the first one (positions on "
+             "this data set's timeline)");
   add_switch(app, "--token-text", token_text,
              "transformer tokens carry the embedding and probabilities too (default: context features and "
              "engagement; the text reaches the transformer through its linear path)");
@@ -210,6 +214,7 @@ int run_train(int argc, char** argv) {
   o.ridge_init = !no_ridge_init;
   o.refit = !no_refit;
   o.token_text = token_text;
+  o.trend_features = !no_trend;
   o.text.encoder = encoder;
   if (o.text_models) {
     if (text_models == "all")

@@ -114,8 +114,8 @@ std::vector<float> cached_text_features(const std::vector<std::string>& texts, c
   return X;
 }
 
-Prepared prepare(const std::vector<std::string>& data, const TableOptions& table, int history, int window,
-                 bool text_models, const TextFeatureSpec& text, const Progress& progress) {
+Prepared prepare(const std::vector<std::string>& data, const TableOptions& table, int history, bool trend,
+                 int window, bool text_models, const TextFeatureSpec& text, const Progress& progress) {
   Prepared p;
   p.rows = read_tables(data, table, p.counts, [&](const BadRow& b) {
     message(progress, "skipped " + b.file + ":" + std::to_string(b.line) + ": " + b.reason);
@@ -124,7 +124,7 @@ Prepared prepare(const std::vector<std::string>& data, const TableOptions& table
   message(progress, std::to_string(N) + " tweets of " + std::to_string(p.counts.read) +
                         " rows read: " + p.counts.to_json().dump());
   int64_t cdim = 0;
-  std::vector<float> ctx = context_features(p.rows, history, cdim);
+  std::vector<float> ctx = context_features(p.rows, history, cdim, nullptr, trend);
   int64_t tdim = 0;
   std::vector<float> txt;
   if (text_models && N > 0) {
@@ -441,7 +441,8 @@ Prepared prepare_for_model(const nlohmann::json& cfg, const std::vector<std::str
     text.extra = cfg.at("text").at("extra").get<std::vector<std::string>>();
   }
   Shared s = shared_from(cfg);
-  Prepared p = prepare(data, t, cfg.at("history"), s.window, text_models, text, progress);
+  Prepared p = prepare(data, t, cfg.at("history"), cfg.value("trend_features", true), s.window, text_models,
+                       text, progress);
   TERN_CHECK(p.F == s.F || p.rows.empty(),
              "engagement model: " << s.F << " features, the data gives " << p.F << " (another encoder?)");
   standardise(p.X, static_cast<int64_t>(p.rows.size()), p.F, s.mean, s.sd);
@@ -478,7 +479,7 @@ nlohmann::json train(const std::vector<std::string>& data, const EngageOptions& 
                "--models: unknown model '" << m << "' (median_baseline, ridge, mlp, transformer)");
   TextFeatureSpec text = o.text;
   if (o.text_models && text.encoder.empty()) text.encoder = infer::default_model_name();
-  Prepared p = prepare(data, o.table, o.history, o.window, o.text_models, text, progress);
+  Prepared p = prepare(data, o.table, o.history, o.trend_features, o.window, o.text_models, text, progress);
   const int64_t N = static_cast<int64_t>(p.rows.size());
   if (N < 10)
     TERN_FAIL("engagement train: " << N << " usable tweets (of " << p.counts.read
@@ -530,6 +531,7 @@ nlohmann::json train(const std::vector<std::string>& data, const EngageOptions& 
   cfg["version"] = 1;
   cfg["table"] = table_to_json(o.table);
   cfg["history"] = o.history;
+  cfg["trend_features"] = o.trend_features;
   cfg["window"] = o.window;
   cfg["text_models"] = o.text_models;
   cfg["text"] = {{"encoder", text.encoder}, {"extra", text.extra}};

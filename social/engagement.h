@@ -82,8 +82,10 @@ std::vector<Row> read_tables(const std::vector<std::string>& paths, const TableO
 // tweet, the author's previous `history` tweets' log1p targets (most recent first) and their summaries,
 // text surface (length, reply, URL, mentions, hashtags). Row i's features depend only on row i's own time
 // and text and on rows before i of the same author (nothing later). (N, context_dim) row-major.
+// `trend`: also the number of the author's previous tweets and the days since the first one (they place a
+// tweet on the timeline of this data set; a model that uses them does not carry over to another data set).
 std::vector<float> context_features(const std::vector<Row>& rows, int history, int64_t& dim,
-                                    std::vector<std::string>* names = nullptr);
+                                    std::vector<std::string>* names = nullptr, bool trend = true);
 
 // Transformer windows: (N, window) indices of each row's author's previous rows, oldest first, -1 where
 // the author has fewer; only rows before i (time order) appear in row i's window.
@@ -195,8 +197,10 @@ struct EngageOptions {
   uint64_t seed = 1;
   bool ridge_init = true;
   bool token_text = false;  // transformer tokens carry the text features too (default: context only)
-  bool refit = true;  // after early stopping: retrain on all training rows for the chosen epoch count  // the
-                      // networks' linear path starts at ridge's solution (fit rows only)
+  bool refit = true;
+  bool trend_features = true;  // context_features' `trend` (see there)  // after early stopping: retrain on
+                               // all training rows for the chosen epoch count  // the networks' linear path
+                               // starts at ridge's solution (fit rows only)
   std::vector<std::string> models = {"median_baseline", "ridge", "mlp", "transformer"};
 };
 

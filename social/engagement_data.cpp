@@ -435,7 +435,7 @@ std::vector<Row> read_tables(const std::vector<std::string>& paths, const TableO
 // ---- Context features ----
 
 std::vector<float> context_features(const std::vector<Row>& rows, int history, int64_t& dim,
-                                    std::vector<std::string>* names) {
+                                    std::vector<std::string>* names, bool trend) {
   TERN_CHECK(history >= 1, "history must be >= 1, got " << history);
   const int64_t N = static_cast<int64_t>(rows.size());
   const int64_t K = rows.empty() ? 0 : static_cast<int64_t>(rows[0].y.size());
@@ -450,8 +450,10 @@ std::vector<float> context_features(const std::vector<Row>& rows, int history, i
   name("log_gap_hours");
   name("has_previous");
   name("log_tweets_24h");
-  name("log_previous_tweets");
-  name("log_days_since_first");
+  if (trend) {
+    name("log_previous_tweets");
+    name("log_days_since_first");
+  }
   name("log_chars");
   name("is_reply");
   name("has_url");
@@ -502,8 +504,10 @@ std::vector<float> context_features(const std::vector<Row>& rows, int history, i
     int64_t n24 = 0;
     for (int64_t j = P - 1; j >= 0 && r.time - rows[a.idx[j]].time <= 86400; --j) ++n24;
     x[c++] = static_cast<float>(std::log1p(static_cast<double>(n24)));
-    x[c++] = static_cast<float>(std::log1p(static_cast<double>(P)));
-    x[c++] = static_cast<float>(std::log1p(std::max<int64_t>(0, r.time - a.first_time) / 86400.0));
+    if (trend) {
+      x[c++] = static_cast<float>(std::log1p(static_cast<double>(P)));
+      x[c++] = static_cast<float>(std::log1p(std::max<int64_t>(0, r.time - a.first_time) / 86400.0));
+    }
     x[c++] = static_cast<float>(std::log1p(static_cast<double>(r.text.size())));
     x[c++] = !r.text.empty() && r.text[0] == '@' ? 1.f : 0.f;
     x[c++] = r.text.find("http") != std::string::npos ? 1.f : 0.f;
