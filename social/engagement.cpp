@@ -751,10 +751,10 @@ nlohmann::json predict(const std::string& model, const std::vector<std::string>&
     for (int64_t k = 0; k < s.K; ++k) {
       std::string tname = tl[k].at("name");
       if (!use_model.empty()) {
-        row[tname] = std::llround(preds[k].at(use_model)[i]);
+        row[tname] = std::llround(std::min(preds[k].at(use_model)[i], 9e18));
       } else {
         nlohmann::json m = nlohmann::json::object();
-        for (const auto& [name, v] : preds[k]) m[name] = std::llround(v[i]);
+        for (const auto& [name, v] : preds[k]) m[name] = std::llround(std::min(v[i], 9e18));
         row[tname] = m;
       }
     }

@@ -190,6 +190,7 @@ int64_t parse_time_text(const std::string& s0, const std::string& format, bool* 
   if (numeric) {
     if (s.size() < 9) return kNoTime;
     double v = std::strtod(s.c_str(), nullptr);
+    if (!(v < 1e17)) return kNoTime;  // not a time (and no float -> int64 overflow)
     if (v > 1e11) v /= 1000;
     return static_cast<int64_t>(std::floor(v));
   }

@@ -41,6 +41,7 @@ TEST(EngagementTime, EveryDefaultKind) {
   EXPECT_EQ(eng::parse_time_text(""), kNo);
   EXPECT_EQ(eng::parse_time_text("yesterday"), kNo);
   EXPECT_EQ(eng::parse_time_text("2018-13-10 20:19"), kNo);
+  EXPECT_EQ(eng::parse_time_text(std::string(400, '9')), kNo);  // digits, but no time
 }
 
 TEST(EngagementTime, StrptimeFormats) {
