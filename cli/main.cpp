@@ -11,6 +11,7 @@ namespace tern::cli {
 int cmd_trends(int argc, char** argv);
 int cmd_coordinate(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_engagement(int argc, char** argv);
 }  // namespace tern::cli
 
 namespace {
@@ -40,6 +41,8 @@ const Command kCommands[] = {
     {"tweeteval", tern::cli::cmd_tweeteval,
      "fine-tune and score the 7 TweetEval tasks (official metrics), single-task and multi-task"},
     {"topics", tern::cli::cmd_topics, "multi-label tweet topics: train (tuned thresholds), eval, predict"},
+    {"engagement", tern::cli::cmd_engagement,
+     "engagement prediction (likes / retweets / replies): train | eval | predict"},
 };
 
 void usage(FILE* f) {
