@@ -135,8 +135,8 @@ void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
       // Four independent vectors per step: GELU is a long dependency chain (reciprocal, polynomial, exp),
       // and interleaving four of them keeps both FMA pipes busy.
       for (; c + 64 <= C; c += 64) {
-        __m512 v0 = _mm512_loadu_ps(xr + c), v1 = _mm512_loadu_ps(xr + c + 16), v2 = _mm512_loadu_ps(xr + c + 32),
-               v3 = _mm512_loadu_ps(xr + c + 48);
+        __m512 v0 = _mm512_loadu_ps(xr + c), v1 = _mm512_loadu_ps(xr + c + 16),
+               v2 = _mm512_loadu_ps(xr + c + 32), v3 = _mm512_loadu_ps(xr + c + 48);
         if (bias) {
           v0 = _mm512_add_ps(v0, _mm512_loadu_ps(bias + c));
           v1 = _mm512_add_ps(v1, _mm512_loadu_ps(bias + c + 16));
