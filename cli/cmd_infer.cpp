@@ -12,7 +12,6 @@
 #include "cli/commands.h"
 #include "infer/annotate.h"
 #include "tensor/check.h"
-#include "tensor/gemm.h"
 #include "tensor/packed_weight.h"
 #include "tensor/threads.h"
 
@@ -136,9 +135,7 @@ int cmd_infer(int argc, char** argv) {
   o.model.precision = parse_precision(precision);
   if (verbose)
     std::fprintf(stderr, "tern infer: %d worker thread(s), one packed batch each; %s; %s\n", num_threads(),
-                 precision_name(o.model.precision),
-                 o.model.precision == Precision::F32 ? gemm_description().c_str()
-                                                     : precision_description(o.model.precision).c_str());
+                 precision_name(o.model.precision), precision_description(o.model.precision).c_str());
 
   const bool show = !quiet && (progress_flag || ::isatty(STDERR_FILENO));
   double last = -1;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <numeric>
 
+#include <malloc.h>
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -272,6 +273,11 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   mo.prepare_inference = true;
   w->model = LoadedModel::from_bundle(bundle, path, mo);
   m->weights_ = w;
+#ifdef __GLIBC__
+  // The file's buffers and the parameters' float32 copies that preparing the weights freed sit in the
+  // middle of the heap: give them back now, so they do not add to every later peak (BERT-base: ~300 MB).
+  malloc_trim(0);
+#endif
   return m;
 }
 
