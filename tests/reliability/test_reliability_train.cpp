@@ -14,6 +14,7 @@
 
 #include "tensor/check.h"
 #include "tests/util/test_util.h"
+#include "tests/util/tiny_model.h"
 #include "train/dataset.h"
 #include "weights/import.h"
 #include "weights/model_file.h"
@@ -163,15 +164,7 @@ namespace {
 // The tiny BERT fixture with a 1000-token WordPiece vocabulary (the first 1000 lines of bert-base-uncased:
 // [PAD], [UNK] = 100, [CLS], [SEP], [MASK] and unused slots; real words become [UNK], which is fine here).
 std::string tiny_model_with_tokenizer(const Scratch& s) {
-  ModelBundle b = import_hf("tests/data/tiny/bert_seqcls_single3");
-  const std::string v = train::read_text_file("tests/data/tokenizer/bert-base-uncased/vocab.txt.gz");
-  size_t pos = 0;
-  for (int i = 0; i < 1000; ++i) pos = v.find('\n', pos) + 1;
-  b.tokenizer_files["vocab.txt"] = v.substr(0, pos);
-  b.tokenizer_files["tokenizer_config.json"] = "{\"do_lower_case\": true}";
-  const std::string p = s.path("tiny.h5");
-  save_model(p, b);
-  return p;
+  return tern::test::save_tiny_model("bert_seqcls_single3", s.path("tiny.h5"));
 }
 
 int run_train(const std::vector<std::string>& args0) {

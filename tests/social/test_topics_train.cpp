@@ -16,6 +16,7 @@
 #include "infer/predictor.h"
 #include "social/topics.h"
 #include "tests/util/test_util.h"
+#include "tests/util/tiny_model.h"
 #include "train/dataset.h"
 #include "train/trainer.h"
 #include "weights/import.h"
@@ -29,15 +30,7 @@ namespace {
 
 // The tiny multi-label BERT (19 labels) with the first 1000 lines of the bert-base-uncased vocabulary.
 std::string tiny_model(const ScratchDir& s) {
-  ModelBundle b = import_hf("tests/data/tiny/bert_seqcls_multi19");
-  const std::string v = train::read_text_file("tests/data/tokenizer/bert-base-uncased/vocab.txt.gz");
-  size_t pos = 0;
-  for (int i = 0; i < 1000; ++i) pos = v.find('\n', pos) + 1;
-  b.tokenizer_files["vocab.txt"] = v.substr(0, pos);
-  b.tokenizer_files["tokenizer_config.json"] = "{\"do_lower_case\": true}";
-  const std::string p = s.path("tiny.h5");
-  save_model(p, b);
-  return p;
+  return tern::test::save_tiny_model("bert_seqcls_multi19", s.path("tiny.h5"));
 }
 
 // tweet_topicXL-shaped JSONL: id, text, one 0/1 field per topic. Row i has topics i % 19 and (i * 7 + salt)

@@ -17,6 +17,7 @@
 #include "nn/multi_head.h"
 #include "tensor/check.h"
 #include "tests/util/test_util.h"
+#include "tests/util/tiny_model.h"
 #include "train/dataset.h"
 #include "train/multitask.h"
 #include "train/optim.h"
@@ -32,15 +33,7 @@ namespace {
 // The tiny BERT fixture with the first 1000 lines of the bert-base-uncased vocabulary. Its own classifier
 // is dropped by the multi-task trainer (heads are named per task).
 std::string tiny_model(const ScratchDir& s) {
-  ModelBundle b = import_hf("tests/data/tiny/bert_seqcls_single3");
-  const std::string v = train::read_text_file("tests/data/tokenizer/bert-base-uncased/vocab.txt.gz");
-  size_t pos = 0;
-  for (int i = 0; i < 1000; ++i) pos = v.find('\n', pos) + 1;
-  b.tokenizer_files["vocab.txt"] = v.substr(0, pos);
-  b.tokenizer_files["tokenizer_config.json"] = "{\"do_lower_case\": true}";
-  const std::string p = s.path("tiny.h5");
-  save_model(p, b);
-  return p;
+  return tern::test::save_tiny_model("bert_seqcls_single3", s.path("tiny.h5"));
 }
 
 train::Dataset rows(int n, int L, int salt) {
