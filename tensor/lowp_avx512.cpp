@@ -198,22 +198,24 @@ void tiles(const Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
   }
 }
 
-template <int, int>
-struct I8K {
+// Runtime (rows, column groups) -> the compile-time tile<MR, NB> of one kernel family; `Tile::run<MR, NB>`
+// calls it. The drivers take K<0, 0>::run(args, m, b, mr, nb).
+template <class Tile, class Args>
+struct TileDispatch {
   template <int MR>
-  static void nb(const I8Args& a, int64_t m, int64_t b, int n) {
+  static void nb(const Args& a, int64_t m, int64_t b, int n) {
     switch (n) {
       case 4:
-        return i8_tile<MR, 4>(a, m, b);
+        return Tile::template run<MR, 4>(a, m, b);
       case 3:
-        return i8_tile<MR, 3>(a, m, b);
+        return Tile::template run<MR, 3>(a, m, b);
       case 2:
-        return i8_tile<MR, 2>(a, m, b);
+        return Tile::template run<MR, 2>(a, m, b);
       default:
-        return i8_tile<MR, 1>(a, m, b);
+        return Tile::template run<MR, 1>(a, m, b);
     }
   }
-  static void run(const I8Args& a, int64_t m, int64_t b, int mr, int n) {
+  static void run(const Args& a, int64_t m, int64_t b, int mr, int n) {
     switch (mr) {
       case 6:
         return nb<6>(a, m, b, n);
@@ -231,71 +233,30 @@ struct I8K {
   }
 };
 
-template <int, int>
-struct Bf16K {
-  template <int MR>
-  static void nb(const Bf16Args& a, int64_t m, int64_t b, int n) {
-    switch (n) {
-      case 4:
-        return bf16_tile<MR, 4>(a, m, b);
-      case 3:
-        return bf16_tile<MR, 3>(a, m, b);
-      case 2:
-        return bf16_tile<MR, 2>(a, m, b);
-      default:
-        return bf16_tile<MR, 1>(a, m, b);
-    }
-  }
-  static void run(const Bf16Args& a, int64_t m, int64_t b, int mr, int n) {
-    switch (mr) {
-      case 6:
-        return nb<6>(a, m, b, n);
-      case 5:
-        return nb<5>(a, m, b, n);
-      case 4:
-        return nb<4>(a, m, b, n);
-      case 3:
-        return nb<3>(a, m, b, n);
-      case 2:
-        return nb<2>(a, m, b, n);
-      default:
-        return nb<1>(a, m, b, n);
-    }
+struct I8Tile {
+  template <int MR, int NB>
+  static void run(const I8Args& a, int64_t m, int64_t b) {
+    i8_tile<MR, NB>(a, m, b);
   }
 };
-
-template <int, int>
-struct F32K {
-  template <int MR>
-  static void nb(const F32Args& a, int64_t m, int64_t b, int n) {
-    switch (n) {
-      case 4:
-        return f32_tile<MR, 4>(a, m, b);
-      case 3:
-        return f32_tile<MR, 3>(a, m, b);
-      case 2:
-        return f32_tile<MR, 2>(a, m, b);
-      default:
-        return f32_tile<MR, 1>(a, m, b);
-    }
-  }
-  static void run(const F32Args& a, int64_t m, int64_t b, int mr, int n) {
-    switch (mr) {
-      case 6:
-        return nb<6>(a, m, b, n);
-      case 5:
-        return nb<5>(a, m, b, n);
-      case 4:
-        return nb<4>(a, m, b, n);
-      case 3:
-        return nb<3>(a, m, b, n);
-      case 2:
-        return nb<2>(a, m, b, n);
-      default:
-        return nb<1>(a, m, b, n);
-    }
+struct Bf16Tile {
+  template <int MR, int NB>
+  static void run(const Bf16Args& a, int64_t m, int64_t b) {
+    bf16_tile<MR, NB>(a, m, b);
   }
 };
+struct F32Tile {
+  template <int MR, int NB>
+  static void run(const F32Args& a, int64_t m, int64_t b) {
+    f32_tile<MR, NB>(a, m, b);
+  }
+};
+template <int, int>
+struct I8K : TileDispatch<I8Tile, I8Args> {};
+template <int, int>
+struct Bf16K : TileDispatch<Bf16Tile, Bf16Args> {};
+template <int, int>
+struct F32K : TileDispatch<F32Tile, F32Args> {};
 
 }  // namespace
 
