@@ -431,7 +431,8 @@ struct RecordReader::Impl {
     // JSONL
     try {
       j = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+      // parse_error, and out_of_range for a number too large for a double ("1E999999"): a bad row.
       r.error = std::string("invalid JSON: ") + short_json_error(e.what());
       j = nullptr;
       return true;

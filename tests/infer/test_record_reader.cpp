@@ -71,6 +71,21 @@ TEST(RecordReader, JsonlRecordsAndBadRows) {
   EXPECT_EQ(g[5].j["text"], "no newline at end");
 }
 
+// A number too large for a double is nlohmann's out_of_range, not a parse_error: still a bad row naming the
+// line, and reading goes on (the fuzz_records finding of 2026-12-06, which ended the whole run).
+TEST(RecordReader, NumberOverflowIsABadRow) {
+  ScratchDir d;
+  const std::string p = d.file("big.jsonl");
+  write_bytes(p, "{\"text\": \"a\", \"n\": 8888888888888888888888E888888888}\n{\"text\": \"b\"}\n");
+  const auto g = read_all(p);
+  ASSERT_EQ(g.size(), 2u);
+  EXPECT_EQ(g[0].line, 1);
+  EXPECT_NE(g[0].error.find("invalid JSON"), std::string::npos) << g[0].error;
+  EXPECT_NE(g[0].error.find("overflow"), std::string::npos) << g[0].error;
+  EXPECT_TRUE(g[1].error.empty()) << g[1].error;
+  EXPECT_EQ(g[1].j["text"], "b");
+}
+
 TEST(RecordReader, CsvRfc4180) {
   ScratchDir d;
   const std::string p = d.file("a.csv");
