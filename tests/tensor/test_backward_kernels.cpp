@@ -10,18 +10,13 @@
 
 #include "tensor/kernels.h"
 #include "tensor/kernels_ref.h"
+#include "tests/util/test_util.h"
 
 using namespace tern;
 
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
+using tern::test::randn;
 
 double dot(const std::vector<float>& a, const std::vector<float>& b) {
   double s = 0;

@@ -12,6 +12,7 @@
 #include "tensor/kernels.h"
 #include "tensor/kernels_ref.h"
 #include "tensor/weight.h"
+#include "tests/util/test_util.h"
 
 namespace tern::detail {
 bool set_kernels_avx512(bool on);
@@ -22,13 +23,7 @@ using namespace tern;
 
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
+using tern::test::randn;
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());

@@ -14,6 +14,7 @@
 #include "tensor/gemm.h"
 #include "tensor/kernels_ref.h"
 #include "tensor/packed_weight.h"
+#include "tests/util/test_util.h"
 
 namespace tern::detail {
 bool lowp_cpu_supports(Precision p);
@@ -25,13 +26,7 @@ using namespace tern;
 
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
+using tern::test::randn;
 
 // The exact product in double with bias and beta: (M, N) ld ldy, and sum_k |x w| per element (for bounds).
 void exact(const std::vector<float>& w, int64_t N, int64_t K, int64_t ldw, const std::vector<float>& x,

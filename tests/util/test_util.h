@@ -127,6 +127,15 @@ inline ::testing::AssertionResult bit_equal(const Tensor& a, const Tensor& b) {
   return ::testing::AssertionSuccess();
 }
 
+// n normal(0, scale) floats from a seeded generator.
+inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
 inline Tensor random_f32(const Shape& shape, uint32_t seed, float scale = 1.0f) {
   Tensor t = Tensor::empty(shape, DType::F32);
   std::mt19937 rng(seed);
