@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "tensor/lowp_impl.h"
+#include "tensor/simd_math_avx512.h"
 
 namespace tern::detail::lowp::avx512 {
 
@@ -28,6 +29,14 @@ inline int32_t load_i32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return v;
+}
+
+// The activation in the store. GELU (erf) feeding a bf16 / int8 GEMM uses the short formula (error <= 7e-6,
+// far below that GEMM's input rounding); fp32 keeps the elementwise kernel's gelu_erf16 (exact: same bits).
+inline __m512 activate(__m512 v, Act act, bool exact) {
+  if (act == Act::Identity) return v;
+  if (act == Act::GeluErf && !exact) return detail::avx512_math::gelu_erf16_lowp(v);
+  return detail::avx512_math::apply(v, act);
 }
 
 // Stores one 16-column vector v of a row of y (masked to N) after v += beta * y (one rounding, fma).
@@ -144,8 +153,9 @@ void epilogue_i8(const I8Args& a, const int32_t* acc, int64_t lda, int64_t m0, i
       const __m512i q = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(msk, acc + (m - m0) * lda + (c - c0)),
                                          _mm512_mullo_epi32(_mm512_set1_epi32(a.xzp[m]), cs));
       const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(a.xs[m]), ws);
-      const __m512 v =
+      __m512 v =
           a.bias ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), sc, bv) : _mm512_mul_ps(_mm512_cvtepi32_ps(q), sc);
+      v = activate(v, a.act, false);
       store_row(v, a.y + m * a.ldy + c, a.beta, msk);
     }
   }
@@ -156,9 +166,11 @@ void epilogue_bf16(const Bf16Args& a, const float* acc, int64_t lda, int64_t m0,
   for (int64_t c = c0; c < c1; c += 16) {
     const __mmask16 msk = tail_mask(std::min(a.N, c1) - c);
     const __m512 bv = a.bias ? _mm512_maskz_loadu_ps(msk, a.bias + c) : _mm512_setzero_ps();
-    for (int64_t m = m0; m < m1; ++m)
-      store_row(_mm512_add_ps(_mm512_maskz_loadu_ps(msk, acc + (m - m0) * lda + (c - c0)), bv),
-                a.y + m * a.ldy + c, a.beta, msk);
+    for (int64_t m = m0; m < m1; ++m) {
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(msk, acc + (m - m0) * lda + (c - c0)), bv);
+      v = activate(v, a.act, a.exact_act);
+      store_row(v, a.y + m * a.ldy + c, a.beta, msk);
+    }
   }
 }
 
@@ -175,7 +187,8 @@ template <int MR, int NB>
 void f32_tile(const F32Args& a, int64_t m, int64_t b) {
   alignas(64) float acc[MR * NB * 16];
   f32_micro<MR, NB>(a.x + m * a.ldx, a.ldx, a.w + b * 16 * a.K, a.K, acc);
-  const Bf16Args e{0, a.N, nullptr, nullptr, a.bias, a.beta, a.y, a.ldy};  // the float-sum store
+  const Bf16Args e{0,      a.N, nullptr, nullptr, a.bias,
+                   a.beta, a.y, a.ldy,   a.act,   /*exact_act=*/true};  // the float-sum store
   epilogue_bf16(e, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
 }
 

@@ -562,8 +562,14 @@ int threads_for(double flops) {
 }  // namespace
 
 void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bias, float beta, float* y,
-                        int64_t ldy) const {
+                        int64_t ldy, Act act) const {
   TERN_CHECK(impl_ != nullptr, "PackedWeight::gemm on an empty weight");
+  TERN_CHECK(act == Act::Identity || beta == 0.f, "PackedWeight::gemm: an activation needs beta == 0");
+  if (act == Act::Mish) {  // not in the kernels' store: the elementwise kernel afterwards
+    gemm(M, x, ldx, bias, beta, y, ldy);
+    for (int64_t m = 0; m < M; ++m) bias_act(y + m * ldy, nullptr, 1, impl_->rows, act);
+    return;
+  }
   const Impl& im = *impl_;
   const int64_t N = im.rows, K = im.cols;
   TERN_CHECK(M >= 0, "PackedWeight::gemm: M = " << M);
@@ -577,11 +583,14 @@ void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bia
     case Precision::F32: {
       if (M > im.f32_packed_max_m || K == 0) {
         sgemm(false, true, M, N, K, 1.f, x, ldx, im.w.data(), std::max<int64_t>(K, 1), beta, y, ldy);
-        add_bias(M, N, bias, y, ldy);
+        if (act == Act::Identity)
+          add_bias(M, N, bias, y, ldy);
+        else
+          for (int64_t m = 0; m < M; ++m) bias_act(y + m * ldy, bias, 1, N, act);
         return;
       }
       const detail::lowp::F32Args a{K,    N,    x, ldx, reinterpret_cast<const float*>(im.packed.get()),
-                                    bias, beta, y, ldy};
+                                    bias, beta, y, ldy, act};
       run_tiles(
           M, im.Np, K, N, K * 4, [](int64_t, int64_t) {},
           [&](int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
@@ -592,11 +601,12 @@ void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bia
     case Precision::BF16: {
       if (im.use_ref) {
         ref::packed_weight_gemm(Precision::BF16, im.w.data(), N, K, std::max<int64_t>(K, 1), M, x, ldx, bias,
-                                beta, y, ldy);
+                                beta, y, ldy, act);
         return;
       }
       auto* xb = reinterpret_cast<uint16_t*>(t_scratch.get(static_cast<size_t>(M * im.Kp * 2)));
-      const Bf16Args a{im.Kp, N, xb, reinterpret_cast<const uint16_t*>(im.packed.get()), bias, beta, y, ldy};
+      const Bf16Args a{im.Kp, N,   xb, reinterpret_cast<const uint16_t*>(im.packed.get()), bias, beta,
+                       y,     ldy, act};
       if (im.dnnl && M >= dnnl_min_m(Precision::BF16).load(std::memory_order_relaxed)) {
         const int nt = threads_for(2.0 * M * N * K);
         parallel_rows(M, nt, [&](int64_t m0, int64_t m1) {
@@ -619,7 +629,7 @@ void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bia
     }
     case Precision::I8: {
       if (im.use_ref) {
-        ref::gemm_i8_quantized(im.q.data(), im.scales.data(), N, K, M, x, ldx, bias, beta, y, ldy);
+        ref::gemm_i8_quantized(im.q.data(), im.scales.data(), N, K, M, x, ldx, bias, beta, y, ldy, act);
         return;
       }
       // Scratch: xq (M, Kp) u8, then the row scales and zero points.
@@ -639,7 +649,8 @@ void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bia
                      bias,
                      beta,
                      y,
-                     ldy};
+                     ldy,
+                     act};
       if (im.dnnl && M >= dnnl_min_m(Precision::I8).load(std::memory_order_relaxed)) {
         const int nt = threads_for(2.0 * M * N * K);
         parallel_rows(M, nt, [&](int64_t m0, int64_t m1) {
@@ -719,8 +730,19 @@ float quantize_row_u8(const float* x, int64_t n, uint8_t* q, int32_t* zp) {
   return r.scale;
 }
 
+namespace {
+// y (M, rows) ld ldy = act(y): the activation step of the twin (ref::act, the elementwise kernels' twin).
+void apply_act(Act act, int64_t M, int64_t rows, float* y, int64_t ldy) {
+  if (act == Act::Identity) return;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t o = 0; o < rows; ++o) y[m * ldy + o] = ref::act(y[m * ldy + o], act);
+}
+}  // namespace
+
 void gemm_i8_quantized(const int8_t* q, const float* scales, int64_t rows, int64_t cols, int64_t M,
-                       const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy) {
+                       const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy,
+                       Act act) {
+  TERN_CHECK(act == Act::Identity || beta == 0.f, "gemm_i8_quantized: an activation needs beta == 0");
   std::vector<int32_t> colsum(rows, 0);
   for (int64_t o = 0; o < rows; ++o)
     for (int64_t k = 0; k < cols; ++k) colsum[o] += q[o * cols + k];
@@ -738,15 +760,19 @@ void gemm_i8_quantized(const int8_t* q, const float* scales, int64_t rows, int64
       out = beta != 0.f ? std::fma(beta, out, v) : v;
     }
   }
+  apply_act(act, M, rows, y, ldy);
 }
 
 void packed_weight_gemm(Precision p, const float* w, int64_t rows, int64_t cols, int64_t ld, int64_t M,
-                        const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy) {
+                        const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy,
+                        Act act) {
+  TERN_CHECK(act == Act::Identity || beta == 0.f, "packed_weight_gemm: an activation needs beta == 0");
   switch (p) {
     case Precision::F32:
       ref::sgemm(false, true, M, rows, cols, 1.f, x, ldx, w, ld, beta, y, ldy);
       for (int64_t m = 0; m < M && bias; ++m)
         for (int64_t o = 0; o < rows; ++o) y[m * ldy + o] += bias[o];
+      apply_act(act, M, rows, y, ldy);
       return;
     case Precision::BF16: {
       std::vector<float> wb(rows * cols), xb(cols);
@@ -763,13 +789,14 @@ void packed_weight_gemm(Precision p, const float* w, int64_t rows, int64_t cols,
           out = beta != 0.f ? std::fma(beta, out, v) : v;
         }
       }
+      apply_act(act, M, rows, y, ldy);
       return;
     }
     case Precision::I8: {
       std::vector<int8_t> q(rows * cols);
       std::vector<float> s(rows);
       quantize_weight_i8(w, rows, cols, ld, q.data(), s.data());
-      gemm_i8_quantized(q.data(), s.data(), rows, cols, M, x, ldx, bias, beta, y, ldy);
+      gemm_i8_quantized(q.data(), s.data(), rows, cols, M, x, ldx, bias, beta, y, ldy, act);
       return;
     }
   }
