@@ -277,28 +277,38 @@ void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_
                       float* xs, int32_t* xzp) {
   for (int64_t m = m0; m < m1; ++m) {
     const float* xr = x + m * ldx;
-    __m512 mn = _mm512_set1_ps(0.f), mx = _mm512_set1_ps(0.f);  // the range always includes 0
+    // the range always includes 0; two (min, max) pairs so the chains overlap
+    __m512 mn = _mm512_set1_ps(0.f), mx = mn, mn2 = mn, mx2 = mn;
     int64_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-      const __m512 v = _mm512_loadu_ps(xr + k);
+    for (; k + 32 <= K; k += 32) {
+      const __m512 v = _mm512_loadu_ps(xr + k), v2 = _mm512_loadu_ps(xr + k + 16);
       mn = _mm512_min_ps(mn, v);
       mx = _mm512_max_ps(mx, v);
+      mn2 = _mm512_min_ps(mn2, v2);
+      mx2 = _mm512_max_ps(mx2, v2);
     }
-    if (k < K) {
+    for (; k < K; k += 16) {
       const __m512 v = _mm512_maskz_loadu_ps(tail_mask(K - k), xr + k);  // zeros past K: range has 0
       mn = _mm512_min_ps(mn, v);
       mx = _mm512_max_ps(mx, v);
     }
-    const RowQuant r = row_quant(_mm512_reduce_min_ps(mn), _mm512_reduce_max_ps(mx));
+    const RowQuant r =
+        row_quant(_mm512_reduce_min_ps(_mm512_min_ps(mn, mn2)), _mm512_reduce_max_ps(_mm512_max_ps(mx, mx2)));
     xs[m] = r.scale;
     xzp[m] = r.zp;
     const __m512 inv = _mm512_set1_ps(r.inv);
     const __m512i zp = _mm512_set1_epi32(r.zp), lo = _mm512_setzero_si512(), hi = _mm512_set1_epi32(255);
     uint8_t* q = xq + m * Kp;
-    for (k = 0; k < K; k += 16) {
+    // (register-form vpmovdb and a plain 16-byte store: the memory form is slow on AMD cores)
+    for (k = 0; k + 16 <= K; k += 16) {
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k), inv)), zp);
+      iv = _mm512_min_epi32(_mm512_max_epi32(iv, lo), hi);  // nearest even above, clamp here
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(iv));
+    }
+    if (k < K) {
       const __mmask16 msk = tail_mask(K - k);
       const __m512 v = _mm512_maskz_loadu_ps(msk, xr + k);
-      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)), zp);  // nearest even
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)), zp);
       iv = _mm512_min_epi32(_mm512_max_epi32(iv, lo), hi);
       _mm512_mask_cvtepi32_storeu_epi8(q + k, msk, iv);
     }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "tensor/check.h"
 #include "tensor/gemm.h"
@@ -317,6 +318,23 @@ int64_t packed_index(int64_t o, int64_t k, int64_t Kp, int64_t G) {
   return ((o / 64 * (Kp / G) + k / G) * 64 + o % 64) * G + k % G;
 }
 
+// Fills a zeroed packed buffer (Np/64, Kp/G, 64, G) from get(o, k) (o < R, k < K): element (o, k) lands at
+// packed_index(o, k, Kp, G). Blocks of 64 rows x 16 inputs: the reads are one cache line per row, the writes
+// stay in a 4 KiB block (element by element through packed_index was ~1.8 ns per weight at load).
+template <int G, typename T, typename Get>
+void pack_layout(T* dst, int64_t R, int64_t K, int64_t Kp, Get get) {
+  const int64_t steps = Kp / G;
+  for (int64_t g = 0; g * 64 < R; ++g) {
+    const int64_t rows = std::min<int64_t>(64, R - g * 64);
+    T* dg = dst + g * steps * 64 * G;
+    for (int64_t k0 = 0; k0 < K; k0 += 16) {
+      const int64_t k1 = std::min<int64_t>(K, k0 + 16);
+      for (int64_t j = 0; j < rows; ++j)
+        for (int64_t k = k0; k < k1; ++k) dg[((k / G) * 64 + j) * G + k % G] = get(g * 64 + j, k);
+    }
+  }
+}
+
 // Packs the I8 weight q (rows, cols) row-major with its scales into impl (layout (Np/64, Kp/4, 64, 4)).
 void pack_i8(PackedWeight::Impl& im, const int8_t* q, const float* scales) {
   const int64_t R = im.rows, K = im.cols;
@@ -324,16 +342,13 @@ void pack_i8(PackedWeight::Impl& im, const int8_t* q, const float* scales) {
   im.Kp = round_up(K, 4);
   im.packed_bytes = static_cast<size_t>(im.Np * im.Kp);
   im.packed = aligned_bytes(im.packed_bytes);
-  auto* dst = reinterpret_cast<int8_t*>(im.packed.get());
+  pack_layout<4>(reinterpret_cast<int8_t*>(im.packed.get()), R, K, im.Kp,
+                 [&](int64_t o, int64_t k) { return q[o * K + k]; });
   im.colsum.assign(im.Np, 0);
   im.scales.assign(im.Np, 0.f);
   for (int64_t o = 0; o < R; ++o) {
     int32_t s = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      const int8_t v = q[o * K + k];
-      dst[packed_index(o, k, im.Kp, 4)] = v;
-      s += v;
-    }
+    for (int64_t k = 0; k < K; ++k) s += q[o * K + k];
     im.colsum[o] = s;
     im.scales[o] = scales[o];
   }
@@ -348,9 +363,8 @@ void pack_f32(PackedWeight::Impl& im, const float* w, int64_t ld) {
   im.Kp = K;
   im.packed_bytes = static_cast<size_t>(im.Np * K * 4);
   im.packed = aligned_bytes(im.packed_bytes);
-  auto* dst = reinterpret_cast<float*>(im.packed.get());
-  for (int64_t o = 0; o < R; ++o)
-    for (int64_t k = 0; k < K; ++k) dst[packed_index(o, k, K, 1)] = w[o * ld + k];
+  pack_layout<1>(reinterpret_cast<float*>(im.packed.get()), R, K, K,
+                 [&](int64_t o, int64_t k) { return w[o * ld + k]; });
 }
 
 void pack_bf16(PackedWeight::Impl& im, const float* w, int64_t ld) {
@@ -359,14 +373,13 @@ void pack_bf16(PackedWeight::Impl& im, const float* w, int64_t ld) {
   im.Kp = round_up(K, 2);
   im.packed_bytes = static_cast<size_t>(im.Np * im.Kp * 2);
   im.packed = aligned_bytes(im.packed_bytes);
-  auto* dst = reinterpret_cast<uint16_t*>(im.packed.get());
-  std::vector<uint16_t> plain(R * K);
-  for (int64_t o = 0; o < R; ++o) {
-    for (int64_t k = 0; k < K; ++k) {
-      const uint16_t v = ref::f32_to_bf16(w[o * ld + k]);
-      dst[packed_index(o, k, im.Kp, 2)] = v;
-      plain[o * K + k] = v;
-    }
+  pack_layout<2>(reinterpret_cast<uint16_t*>(im.packed.get()), R, K, im.Kp,
+                 [&](int64_t o, int64_t k) { return ref::f32_to_bf16(w[o * ld + k]); });
+  std::vector<uint16_t> plain;
+  if (dnnl_min_m(Precision::BF16).load() != INT64_MAX) {
+    plain.resize(R * K);
+    for (int64_t o = 0; o < R; ++o)
+      for (int64_t k = 0; k < K; ++k) plain[o * K + k] = ref::f32_to_bf16(w[o * ld + k]);
   }
   if (dnnl_min_m(Precision::BF16).load() != INT64_MAX)
     im.dnnl = DnnlMatmul::make(dnnl::memory::data_type::bf16, dnnl::memory::data_type::bf16,
@@ -702,8 +715,13 @@ void quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, 
   for (int64_t o = 0; o < rows; ++o) {
     const float* r = w + o * ld;
     float amax = 0.f;
-    for (int64_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(r[k]));
-    TERN_CHECK(std::isfinite(amax), "quantize_weight_i8: output channel " << o << " has a non-finite value");
+    bool finite = true;
+    for (int64_t k = 0; k < cols; ++k) {
+      const float a = std::fabs(r[k]);
+      finite &= a <= std::numeric_limits<float>::max();  // false for Inf and NaN
+      amax = a > amax ? a : amax;
+    }
+    TERN_CHECK(finite, "quantize_weight_i8: output channel " << o << " has a non-finite value");
     if (amax == 0.f) {
       scales[o] = 1.f;
       std::fill(q + o * cols, q + (o + 1) * cols, int8_t{0});
@@ -712,7 +730,8 @@ void quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, 
     const float s = amax / 127.f;
     scales[o] = s;
     for (int64_t k = 0; k < cols; ++k) {
-      const float v = std::fmin(std::fmax(std::nearbyint(r[k] / s), -127.f), 127.f);
+      float v = std::nearbyint(r[k] / s);  // finite: checked above
+      v = v < -127.f ? -127.f : v > 127.f ? 127.f : v;
       q[o * cols + k] = static_cast<int8_t>(v);
     }
   }

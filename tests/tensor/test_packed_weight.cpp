@@ -160,6 +160,22 @@ TEST(Quantize, WeightHandComputed) {
   EXPECT_EQ(q[3], 0);
 }
 
+// A NaN or infinite weight is an error naming the output channel (a NaN used to slip past the max).
+TEST(Quantize, NonFiniteWeightIsAnError) {
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    std::vector<float> w = {0.5f, -1.f, 0.25f, 2.f, 1.f, bad, 0.f, 3.f};  // (2, 4): channel 1 is bad
+    std::vector<int8_t> q(8);
+    std::vector<float> sc(2);
+    try {
+      ref::quantize_weight_i8(w.data(), 2, 4, 4, q.data(), sc.data());
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("output channel 1"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(PackedWeight::from_f32(Precision::I8, w.data(), 2, 4, 4), Error);
+  }
+}
+
 TEST(Quantize, RowU8HandComputed) {
   // x = [-1, 0, 3]: range [-1, 3], s = 4/255, zp = round(255/4) = 64; q = [0, 64, 255].
   const float x[] = {-1.f, 0.f, 3.f};
