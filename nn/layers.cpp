@@ -130,7 +130,7 @@ void EncoderLayer::forward_packed(const float* x, float* y, const int64_t* offse
   const int64_t N = offsets[B];
   forward_tokens(x, y, N, cc, false, nullptr, [&](const float* qkv, float* ctx) {
     // Inference keeps no probabilities: the probs buffer is the per-thread score scratch.
-    float* scratch = cc.probs.get(std::max<int64_t>(1, attention_packed_scratch(offsets, B)));
+    float* scratch = cc.probs.get(std::max<int64_t>(1, attention_packed_scratch(offsets, B, D)));
     attention_packed(qkv, qkv + C, qkv + 2 * C, 3 * C, offsets, B, H, D,
                      1.f / std::sqrt(static_cast<float>(D)), ctx, C, scratch);
   });

@@ -14,6 +14,7 @@
 #include "tensor/gemm.h"
 #include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
+#include "tensor/lowp_impl.h"
 
 namespace tern {
 
@@ -279,14 +280,25 @@ void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, 
   TERN_DISPATCH(attn_pv, P, L, V, ldv, D, out, ldo);
 }
 
-int64_t attention_packed_scratch(const int64_t* offsets, int64_t B) {
+namespace {
+// Per-thread scratch of attention_packed: S (lmax, lmax), then K^T of one head packed for the fp32 6x64
+// kernel, (ceil(lmax / 64), D, 64).
+int64_t packed_scratch_floats(int64_t lmax, int64_t D) {
+  return lmax * lmax + (lmax + 63) / 64 * 64 * D;
+}
+}  // namespace
+
+int64_t attention_packed_scratch(const int64_t* offsets, int64_t B, int64_t D) {
   int64_t lmax = 0;
   for (int64_t b = 0; b < B; ++b) lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
-  return static_cast<int64_t>(omp_get_max_threads()) * lmax * lmax;
+  return static_cast<int64_t>(omp_get_max_threads()) * packed_scratch_floats(lmax, D);
 }
 
-// One (sequence, head) pair per task: S = Q_b K_b^T through sgemm on the head's strided columns (tern's
-// A B^T kernel for short sequences), softmax in place, then O = P V by attn_pv.
+// One (sequence, head) pair per task: S = scale Q_b K_b^T, softmax in place, then O = P V by attn_pv.
+// With AVX-512, S comes from the fp32 6x64 micro-kernel of PackedWeight (tensor/lowp_avx512.cpp) against
+// scale * K_b^T packed in its layout (K^T's rows are broadcast-FMA'd 16 keys at a time: no horizontal
+// sums, which the dot-product kernel of the sgemm path spent most of its time on at D = 64); the baseline
+// build goes through sgemm.
 void attention_packed(const float* q, const float* k, const float* v, int64_t ld_in, const int64_t* offsets,
                       int64_t B, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
                       float* scratch) {
@@ -297,16 +309,37 @@ void attention_packed(const float* q, const float* k, const float* v, int64_t ld
     TERN_CHECK(offsets[b + 1] >= offsets[b], "attention_packed: offsets decrease at " << b);
     lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
   }
+  const bool fast = detail::kernels_use_avx512() && gemm_backend() == GemmBackend::Dnnl;
+  const int64_t per_thread = packed_scratch_floats(lmax, D);
   const int64_t pairs = B * H;
 #pragma omp parallel for schedule(dynamic, 1) if (pairs > 1)
   for (int64_t p = 0; p < pairs; ++p) {
     const int64_t b = p / H, h = p % H, o = offsets[b], L = offsets[b + 1] - o;
     if (L == 0) continue;
-    float* S = scratch + static_cast<int64_t>(omp_get_thread_num()) * lmax * lmax;
+    float* S = scratch + static_cast<int64_t>(omp_get_thread_num()) * per_thread;
     const float* qb = q + o * ld_in + h * D;
     const float* kb = k + o * ld_in + h * D;
     const float* vb = v + o * ld_in + h * D;
-    sgemm(false, true, L, L, D, scale, qb, ld_in, kb, ld_in, 0.f, S, L);
+    if (fast) {
+      // Kt (ceil(L/64), D, 64): Kt[j / 64][d][j % 64] = scale * K[j][d]; the lanes past L up to the next 16
+      // are zeroed (the kernel reads whole 16-key blocks and stores only the first L columns).
+      float* Kt = S + lmax * lmax;
+      const int64_t Lb = (L + 15) / 16 * 16;
+      if (D % 16 == 0) detail::avx512::pack_kt(kb, ld_in, L, D, scale, Kt);
+      for (int64_t j = 0; j < Lb && D % 16 != 0; ++j) {
+        float* col = Kt + j / 64 * 64 * D + j % 64;
+        if (j < L) {
+          const float* kr = kb + j * ld_in;
+          for (int64_t d = 0; d < D; ++d) col[d * 64] = scale * kr[d];
+        } else {
+          for (int64_t d = 0; d < D; ++d) col[d * 64] = 0.f;
+        }
+      }
+      const detail::lowp::F32Args a{D, L, qb, ld_in, Kt, nullptr, 0.f, S, L};
+      detail::lowp::avx512::gemm_f32(a, 0, L, 0, Lb / 16);
+    } else {
+      sgemm(false, true, L, L, D, scale, qb, ld_in, kb, ld_in, 0.f, S, L);
+    }
     softmax_rows(S, L, L, nullptr);
     attn_pv(S, L, vb, ld_in, D, out + o * ld_out + h * D, ld_out);
   }

@@ -82,12 +82,12 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
 // offsets[b+1]) of q, k, v and out, and attends to its own tokens only (no padding, no mask):
 //   P = softmax(Q_b K_b^T * scale), O_b = P V_b       per sequence b and head h.
 // q, k, v: (N, H*D) rows of stride ld_in, N = offsets[B]; out: (N, H*D) rows of stride ld_out.
-// offsets: (B + 1), offsets[0] = 0, non-decreasing. scratch: attention_packed_scratch(offsets, B) floats
-// (per-thread score matrices), reused across calls by the caller.
+// offsets: (B + 1), offsets[0] = 0, non-decreasing. scratch: attention_packed_scratch(offsets, B, D) floats
+// (per-thread score matrices and packed K^T), reused across calls by the caller.
 void attention_packed(const float* q, const float* k, const float* v, int64_t ld_in, const int64_t* offsets,
                       int64_t B, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
                       float* scratch);
-int64_t attention_packed_scratch(const int64_t* offsets, int64_t B);
+int64_t attention_packed_scratch(const int64_t* offsets, int64_t B, int64_t D);
 
 // out (L, D) = P (L, L) V (L, D): the second product of attention for one head.   V, out: rows of stride
 // ldv, ldo.

@@ -30,6 +30,9 @@ void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act act
 //   A: (M, K) lda, B: (N, K) ldb, C: (M, N) ldc
 void sgemm_nt_columns(int64_t M, int64_t n_lo, int64_t n_hi, int64_t K, float alpha, const float* A,
                       int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+// scale * K^T (K: (L, D) stride ld, D % 16 == 0) packed for the fp32 6x64 kernel: (ceil(L/64), D, 64), the
+// lanes from L to the next multiple of 16 zero (kernels_avx512.cpp; used by attention_packed).
+void pack_kt(const float* k, int64_t ld, int64_t L, int64_t D, float scale, float* kt);
 }  // namespace avx512
 #undef TERN_KERNEL_SET
 

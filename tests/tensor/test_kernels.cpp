@@ -279,16 +279,17 @@ TEST_P(BothIsas, AttentionMatchesReference) {
     for (int64_t i = 0; i < T; ++i) EXPECT_EQ(probs[((1 * H + h) * T + i) * T + 9], 0.f);
 }
 
-// Packed sequences of lengths 5, 1, 12, 0, 7 attend within themselves: each equals the reference attention
-// of that sequence alone (B = 1, no mask). D = 64 (the AVX-512 P V fast path) and D = 24 (masked tail).
+// Packed sequences of lengths 5, 1, 12, 0, 7, 70 attend within themselves: each equals the reference
+// attention of that sequence alone (B = 1, no mask). D = 64 (the AVX-512 P V fast path) and D = 24 (masked
+// tail); 70 keys span two 64-key groups of the packed K^T (AVX-512 Q K^T path).
 TEST_P(BothIsas, PackedAttentionMatchesReferencePerSequence) {
   for (const int64_t D : {64, 24}) {
     const int64_t H = 3, C = H * D, ld = 3 * C;
-    const std::vector<int64_t> offsets = {0, 5, 6, 18, 18, 25};
-    const int64_t B = 5, N = offsets[B];
+    const std::vector<int64_t> offsets = {0, 5, 6, 18, 18, 25, 95};
+    const int64_t B = 6, N = offsets[B];
     auto qkv = randn(N * ld, 21);
     std::vector<float> out(N * C, -1.f), r(N * C, -2.f);
-    std::vector<float> scratch(static_cast<size_t>(attention_packed_scratch(offsets.data(), B)));
+    std::vector<float> scratch(static_cast<size_t>(attention_packed_scratch(offsets.data(), B, D)));
     EXPECT_GE(scratch.size(), 12u * 12u);
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
     attention_packed(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, offsets.data(), B, H, D, scale,
