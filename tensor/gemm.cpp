@@ -53,8 +53,17 @@ std::atomic<int64_t>& small_m_limit() {
 
 // tern's packed GEMM (gemm_packed_avx512.cpp) instead of oneDNN: 0 never, 1 where it measured faster
 // (use_packed below), 2 always (bench/gemm_bench compares the two).
+// TERN_GEMM_PACKED=0|1|2 in the environment sets it (A/B runs of bench/train_bench).
+int initial_packed_mode() {
+  const char* e = std::getenv("TERN_GEMM_PACKED");
+  if (!e || !*e) return 1;
+  TERN_CHECK((e[0] == '0' || e[0] == '1' || e[0] == '2') && !e[1],
+             "TERN_GEMM_PACKED='" << e << "': expected 0, 1 or 2");
+  return e[0] - '0';
+}
+
 std::atomic<int>& packed_mode() {
-  static std::atomic<int> v{1};
+  static std::atomic<int> v{initial_packed_mode()};
   return v;
 }
 

@@ -113,23 +113,25 @@ inline void update(float* c, __m512 v, __mmask16 m, float alpha, float beta, boo
   _mm512_mask_storeu_ps(c, m, v);
 }
 
-#define TERN_PK_DECL(i) __m512 c##i##0 = z, c##i##1 = z, c##i##2 = z, c##i##3 = z;
+#define TERN_PK_DECL(i) __m512 c##i##0 = z, c##i##1 = z, c##i##2 = z, c##i##3 = z
 #define TERN_PK_ROW(i)                                        \
-  {                                                           \
+  do {                                                        \
     const __m512 av = _mm512_set1_ps(TA ? a[i] : a[i * lda]); \
     c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);               \
     c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);               \
     c##i##2 = _mm512_fmadd_ps(av, b2, c##i##2);               \
     c##i##3 = _mm512_fmadd_ps(av, b3, c##i##3);               \
-  }
-#define TERN_PK_STORE(i)                                           \
-  if (i < mr) {                                                    \
-    float* cr = C + i * ldc;                                       \
-    update(cr, c##i##0, m0, alpha, beta, first);                   \
-    if (nr > 16) update(cr + 16, c##i##1, m1, alpha, beta, first); \
-    if (nr > 32) update(cr + 32, c##i##2, m2, alpha, beta, first); \
-    if (nr > 48) update(cr + 48, c##i##3, m3, alpha, beta, first); \
-  }
+  } while (0)
+#define TERN_PK_STORE(i)                                             \
+  do {                                                               \
+    if (i < mr) {                                                    \
+      float* cr = C + i * ldc;                                       \
+      update(cr, c##i##0, m0, alpha, beta, first);                   \
+      if (nr > 16) update(cr + 16, c##i##1, m1, alpha, beta, first); \
+      if (nr > 32) update(cr + 32, c##i##2, m2, alpha, beta, first); \
+      if (nr > 48) update(cr + 48, c##i##3, m3, alpha, beta, first); \
+    }                                                                \
+  } while (0)
 
 // The 6 x 64 tile: C[0:mr, 0:nr] (=|+=) alpha * sum_k a(i, k) Bp[k, :]. TA: a(i, k) = a[i + k * lda]
 // (op(A) = A^T, or a padded copy); else a(i, k) = a[i * lda + k]. All 6 rows of a must be readable.
@@ -137,16 +139,31 @@ template <bool TA>
 void micro(int64_t kc, const float* a, int64_t lda, const float* b, float* C, int64_t ldc, int64_t mr,
            int64_t nr, float alpha, float beta, bool first) {
   const __m512 z = _mm512_setzero_ps();
-  TERN_PK_DECL(0)
-  TERN_PK_DECL(1) TERN_PK_DECL(2) TERN_PK_DECL(3) TERN_PK_DECL(4)
-      TERN_PK_DECL(5) for (int64_t k = 0; k < kc; ++k) {
+  TERN_PK_DECL(0);
+  TERN_PK_DECL(1);
+  TERN_PK_DECL(2);
+  TERN_PK_DECL(3);
+  TERN_PK_DECL(4);
+  TERN_PK_DECL(5);
+  for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32),
                  b3 = _mm512_load_ps(b + 48);
-    TERN_PK_ROW(0) TERN_PK_ROW(1) TERN_PK_ROW(2) TERN_PK_ROW(3) TERN_PK_ROW(4) TERN_PK_ROW(5) b += kNR;
+    TERN_PK_ROW(0);
+    TERN_PK_ROW(1);
+    TERN_PK_ROW(2);
+    TERN_PK_ROW(3);
+    TERN_PK_ROW(4);
+    TERN_PK_ROW(5);
+    b += kNR;
     a += TA ? lda : 1;
   }
   const __mmask16 m0 = mask_n(nr), m1 = mask_n(nr - 16), m2 = mask_n(nr - 32), m3 = mask_n(nr - 48);
-  TERN_PK_STORE(0) TERN_PK_STORE(1) TERN_PK_STORE(2) TERN_PK_STORE(3) TERN_PK_STORE(4) TERN_PK_STORE(5)
+  TERN_PK_STORE(0);
+  TERN_PK_STORE(1);
+  TERN_PK_STORE(2);
+  TERN_PK_STORE(3);
+  TERN_PK_STORE(4);
+  TERN_PK_STORE(5);
 }
 
 #undef TERN_PK_DECL
