@@ -145,6 +145,7 @@ void micro(int64_t kc, const float* a, int64_t lda, const float* b, float* C, in
   TERN_PK_DECL(3);
   TERN_PK_DECL(4);
   TERN_PK_DECL(5);
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32),
                  b3 = _mm512_load_ps(b + 48);
