@@ -243,6 +243,9 @@ std::string gemm_description() {
       if (detail::kernels_use_avx512() && small_m_limit().load() > 0)
         d += " + tern AVX-512 A*B^T for M <= " + std::to_string(small_m_limit().load()) + " (" +
              std::to_string(4 * small_m_limit().load()) + " when K >= 2N)";
+      if (detail::kernels_use_avx512() && packed_mode().load() > 0)
+        d += packed_mode().load() == 2 ? " + tern packed AVX-512 GEMM for every size"
+                                       : " + tern packed AVX-512 GEMM for M, N, K >= 128";
       return d;
     }
     case GemmBackend::OpenBlas: {
