@@ -4,12 +4,13 @@
 // against the Hugging Face fixture gradients first, warms up, reports the median ms and tweets/s, and with
 // --peer runs bench/train_peer.py (PyTorch) on the same shapes in the same run and prints the ratio.
 //
-//   train_bench [--threads N] [--runs N] [--only base|mini] [--peer] [--python /usr/bin/python3]
+//   train_bench [--threads N] [--runs N] [--only base|mini] [--peer] [--python /usr/bin/python3] [--cpu]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -35,7 +36,16 @@ const char* kBaseConfig = R"({"model_type": "bert", "architectures": ["BertForSe
   "intermediate_size": 3072, "hidden_act": "gelu", "max_position_embeddings": 512, "type_vocab_size": 2,
   "layer_norm_eps": 1e-12, "id2label": {"0": "negative", "1": "neutral", "2": "positive"}})";
 
+// --cpu: process CPU time instead of the wall clock (A/B comparisons on one thread while other jobs share the
+// cores; with more threads it counts OpenMP's spin-waiting too).
+bool g_cpu_clock = false;
+
 double now_ms() {
+  if (g_cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+  }
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
@@ -154,6 +164,7 @@ int main(int argc, char** argv) {
   bool peer = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--peer")) peer = true;
+    if (!std::strcmp(argv[i], "--cpu")) g_cpu_clock = true;
     if (i + 1 >= argc) continue;
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "tensor/check.h"
+#include "tensor/gemm_packed.h"
 #include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
 #include "tensor/weight.h"
@@ -50,11 +51,30 @@ std::atomic<int64_t>& small_m_limit() {
   return v;
 }
 
+// tern's packed GEMM (gemm_packed_avx512.cpp) instead of oneDNN: 0 never, 1 where it measured faster
+// (use_packed below), 2 always (bench/gemm_bench compares the two).
+// TERN_GEMM_PACKED=0|1|2 in the environment sets it (A/B runs of bench/train_bench).
+int initial_packed_mode() {
+  const char* e = std::getenv("TERN_GEMM_PACKED");
+  if (!e || !*e) return 1;
+  TERN_CHECK((e[0] == '0' || e[0] == '1' || e[0] == '2') && !e[1],
+             "TERN_GEMM_PACKED='" << e << "': expected 0, 1 or 2");
+  return e[0] - '0';
+}
+
+std::atomic<int>& packed_mode() {
+  static std::atomic<int> v{initial_packed_mode()};
+  return v;
+}
+
 }  // namespace
 
 namespace detail {
 int64_t set_gemm_small_m_limit(int64_t m) {
   return small_m_limit().exchange(m);
+}
+int set_gemm_packed_mode(int mode) {
+  return packed_mode().exchange(mode);
 }
 
 // C = alpha * A B^T + beta * C with the columns split between the threads (serial inside a parallel
@@ -83,6 +103,14 @@ bool use_small_m(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
   const int64_t limit = small_m_limit().load(std::memory_order_relaxed);
   return (M <= limit || (K >= 2 * N && M <= 4 * limit)) && detail::kernels_use_avx512();
 }
+
+// The training step's GEMMs (M, N, K all >= 128: B*T tokens x hidden / intermediate sizes) go to the packed
+// kernel in every transposition; measured with bench/gemm_bench's training table (docs/results.md).
+bool use_packed(int64_t M, int64_t N, int64_t K) {
+  const int mode = packed_mode().load(std::memory_order_relaxed);
+  if (mode == 0 || !detail::kernels_use_avx512()) return false;
+  return mode == 2 || (M >= 128 && N >= 128 && K >= 128);
+}
 }  // namespace
 
 GemmBackend gemm_backend() {
@@ -106,6 +134,10 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
     case GemmBackend::Dnnl: {
       if (use_small_m(ta, tb, M, N, K)) {
         detail::sgemm_nt_small(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+      }
+      if (use_packed(M, N, K)) {
+        detail::sgemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, omp_get_max_threads());
         return;
       }
       dnnl_status_t st =
@@ -211,6 +243,9 @@ std::string gemm_description() {
       if (detail::kernels_use_avx512() && small_m_limit().load() > 0)
         d += " + tern AVX-512 A*B^T for M <= " + std::to_string(small_m_limit().load()) + " (" +
              std::to_string(4 * small_m_limit().load()) + " when K >= 2N)";
+      if (detail::kernels_use_avx512() && packed_mode().load() > 0)
+        d += packed_mode().load() == 2 ? " + tern packed AVX-512 GEMM for every size"
+                                       : " + tern packed AVX-512 GEMM for M, N, K >= 128";
       return d;
     }
     case GemmBackend::OpenBlas: {

@@ -30,6 +30,24 @@ bool DropoutMask::keep(uint64_t i) const {
 void dropout_apply(float* x, int64_t N, const DropoutMask& m) {
   if (!m.active()) return;
   const float s = m.scale();
+  if (detail::kernels_use_avx512()) {
+    // keep(i) <=> u >= p * 2^32 (doubles, exact) <=> u >= ceil(p * 2^32) for the integer u < 2^32.
+    const uint64_t base = m.seed * 0x9E3779B97F4A7C15ull ^ mix(m.stream + 0x632BE59BD9B4E019ull);
+    const double t = std::ceil(static_cast<double>(m.p) * 4294967296.0);
+    const uint64_t thr = t >= 4294967296.0 ? (1ull << 32) : t <= 0.0 ? 0 : static_cast<uint64_t>(t);
+    const int nt = (N > 65536 && !omp_in_parallel()) ? omp_get_max_threads() : 1;
+    if (nt == 1) {
+      detail::avx512::dropout_range(x, 0, N, base, thr, s);
+      return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t t_ = omp_get_thread_num(), n_ = omp_get_num_threads();
+      const int64_t lo = N * t_ / n_ / 16 * 16, hi = t_ + 1 == n_ ? N : N * (t_ + 1) / n_ / 16 * 16;
+      detail::avx512::dropout_range(x, lo, hi, base, thr, s);
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (N > 65536)
   for (int64_t i = 0; i < N; ++i) x[i] = m.keep(static_cast<uint64_t>(i)) ? x[i] * s : 0.f;
 }

@@ -26,6 +26,9 @@ namespace avx512 {
 TERN_KERNEL_SET
 // dx = dy * act'(x) for GeluErf / GeluTanh.
 void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act act);
+// Dropout of x[i0:i1] (tensor/dropout_avx512.cpp): x[i] = (hash(base, i) >> 32) >= thr ? x[i] * scale : 0,
+// base = DropoutMask::keep's per-(seed, stream) word, thr = ceil(p * 2^32).
+void dropout_range(float* x, int64_t i0, int64_t i1, uint64_t base, uint64_t thr, float scale);
 // C[:, n_lo:n_hi] = alpha * A B^T + beta * C over those columns, single thread (gemm_small_avx512.cpp).
 //   A: (M, K) lda, B: (N, K) ldb, C: (M, N) ldc
 void sgemm_nt_columns(int64_t M, int64_t n_lo, int64_t n_hi, int64_t K, float alpha, const float* A,

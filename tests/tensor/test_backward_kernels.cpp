@@ -159,3 +159,20 @@ TEST(Dropout, DeterministicAndUnbiased) {
   dropout_apply(c.data(), 1000, other);
   EXPECT_NE(a, c);
 }
+
+// dropout_apply (the AVX-512 hash, tensor/dropout_avx512.cpp, where the CPU has it) gives bit for bit the
+// mask of the reference DropoutMask::keep: ragged lengths around its 16 lanes, the threaded split, seeds and
+// streams with high bits set, and rates whose threshold p * 2^32 sits next to hash values.
+TEST(Dropout, ApplyMatchesKeepBitForBit) {
+  for (float p : {1e-7f, 0.1f, 0.25f, 0.5f, 0.9f, 0.999f})
+    for (int64_t N : {1, 15, 16, 17, 1000, 70001})
+      for (uint64_t seed : {uint64_t{0}, uint64_t{123}, ~uint64_t{0} - 7}) {
+        const DropoutMask m{p, seed, seed ^ 0x8000000000000005ull};
+        auto x = tern::test::randn(static_cast<size_t>(N), static_cast<uint32_t>(N + seed));
+        std::vector<float> want = x;
+        for (int64_t i = 0; i < N; ++i)
+          want[i] = m.keep(static_cast<uint64_t>(i)) ? want[i] * m.scale() : 0.f;
+        dropout_apply(x.data(), N, m);
+        ASSERT_EQ(x, want) << "p=" << p << " N=" << N << " seed=" << seed;
+      }
+}
