@@ -269,7 +269,7 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   // Binding validates every tensor (a bad model fails here, naming it); the weights stay views of the file.
   // Multi-task model files: their extra heads too (nn/multi_head.h; none for other files).
   ModelOptions mo = multi_head_options(bundle.metadata, path);
-  mo.precision = opt.precision;
+  mo.precision = opt.precision.value_or(has_int8_weights(bundle) ? Precision::I8 : Precision::F32);
   mo.prepare_inference = true;
   w->model = LoadedModel::from_bundle(bundle, path, mo);
   m->weights_ = w;

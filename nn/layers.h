@@ -99,6 +99,9 @@ class EncoderLayer {
   void set_precision(Precision p, bool release = false);
   Precision precision() const { return precision_; }
   bool prepared() const { return !p_qkv_.empty(); }
+  // The four GEMM weights came from the checkpoint as int8 + scales (tern convert --quantize int8): the
+  // layer has no float copy of them and runs only after set_precision(Precision::I8) (PackedWeight::from_i8).
+  bool stored_int8() const { return stored_int8_; }
 
   Linear q, k, v, attn_out, ffn_in, ffn_out;
   LayerNormP attn_ln, out_ln;
@@ -117,6 +120,10 @@ class EncoderLayer {
   // bf16 / int8 only: (3C, C) fused QKV, (C, C) attention output, (I, C) FFN in, (C, I) FFN out.
   PackedWeight p_qkv_, p_attn_out_, p_ffn_in_, p_ffn_out_;
   std::vector<float> p_qkv_bias_;  // (3C) the QKV biases side by side for p_qkv_
+  // stored_int8_: q, k, v, attn_out, ffn_in, ffn_out int8 weights (views of the file) and their float32
+  // scales, until set_precision packs them.
+  bool stored_int8_ = false;
+  std::vector<Tensor> i8_q_, i8_scale_;
 };
 
 }  // namespace tern

@@ -94,6 +94,13 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
                                         p + ".embeddings.position_ids"};
   if (!pooler_) skippable.push_back(pool + ".");
   ps_.finish(skippable);
+  bool stored_int8 = false;
+  for (const auto& l : layers_) stored_int8 = stored_int8 || l.stored_int8();
+  if (stored_int8 && opt.precision != Precision::I8)
+    TERN_FAIL(source << ": its encoder weights are stored as int8 (tern convert --quantize int8): it runs "
+                        "for inference in int8 only (precision int8), not "
+                     << precision_name(opt.precision)
+                     << "; training and fp32 / bf16 need the float model it was converted from");
   if (opt.precision != Precision::F32 || opt.prepare_inference) {
     precision_ = opt.precision;
     prepared_ = true;

@@ -138,6 +138,10 @@ int32_t* Tensor::i32() const {
   TERN_CHECK(dtype_ == DType::I32, "expected an int32 tensor, got " << describe());
   return static_cast<int32_t*>(raw());
 }
+int8_t* Tensor::i8() const {
+  TERN_CHECK(dtype_ == DType::I8, "expected an int8 tensor, got " << describe());
+  return static_cast<int8_t*>(raw());
+}
 uint16_t* Tensor::u16() const {
   TERN_CHECK(dtype_ == DType::F16 || dtype_ == DType::BF16,
              "expected a 16-bit float tensor, got " << describe());

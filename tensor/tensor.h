@@ -69,6 +69,7 @@ class Tensor {
   float* f32() const;
   int64_t* i64() const;
   int32_t* i32() const;
+  int8_t* i8() const;
   uint16_t* u16() const;  // F16 / BF16 bits
 
   // Views (share storage).
