@@ -18,6 +18,13 @@ float* Buffer::get(int64_t n) {
   return t_.f32();
 }
 
+void Buffer::reserve(int64_t n) {
+  if (n <= cap_) return;
+  t_ = Tensor();
+  t_ = Tensor::empty({n});
+  cap_ = n;
+}
+
 Linear::Linear(ParamStore& ps, const std::string& name, int64_t in_, int64_t out_, bool initialisable)
     : in(in_), out(out_) {
   w = ps.take(name + ".weight", {out, in}, Init::Normal, initialisable);

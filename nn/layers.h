@@ -19,6 +19,9 @@ namespace tern {
 class Buffer {
  public:
   float* get(int64_t n);  // at least n floats; contents unspecified
+  // Exactly n floats from now on when it holds fewer (the old memory is freed first): sizing a worker's
+  // buffers once for its largest batch keeps get()'s 1.5x growth slack and freed blocks out of the peak.
+  void reserve(int64_t n);
   float* data() const { return t_.defined() ? t_.f32() : nullptr; }
   // The first numel(shape) floats as a tensor view (shares the buffer's storage).
   Tensor view(const Shape& shape) const { return t_.slice(0, 0, shape_numel(shape)).reshape(shape); }

@@ -381,6 +381,21 @@ ModelRunner::ModelRunner(std::shared_ptr<const LoadedModel> model) : model_(std:
   TERN_CHECK(model_, "ModelRunner: no model");
 }
 
+void ModelRunner::reserve_packed(int64_t tokens, int64_t B) {
+  // What forward_packed and EncoderLayer::forward_tokens get() per batch (the attention scratch and the
+  // heads' (B, L) buffers are small and left to grow).
+  const int64_t C = model_->config().hidden, I = model_->config().intermediate;
+  ws_.x0.reserve(tokens * C);
+  ws_.x1.reserve(tokens * C);
+  LayerCache& l = ws_.layer;
+  l.qkv.reserve(tokens * 3 * C);
+  for (Buffer* b : {&l.ctx, &l.attn_ln_in, &l.h, &l.ln2_in}) b->reserve(tokens * C);
+  l.ffn_act.reserve(tokens * I);
+  ws_.first.reserve(B * C);
+  ws_.pooled.reserve(B * C);
+  ws_.pos_ids.reserve(static_cast<size_t>(tokens));
+}
+
 ModelOutputs ModelRunner::forward_packed(const PackedInput& in) {
   return model_->forward_packed(ws_, in);
 }

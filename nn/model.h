@@ -212,6 +212,10 @@ class ModelRunner {
   ModelOutputs forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids);
   // A packed variable-length batch (see PackedInput); outputs as LoadedModel::forward_packed.
   ModelOutputs forward_packed(const PackedInput& in);
+  // Sizes the buffers forward_packed uses for a batch of up to `tokens` tokens in `B` sequences, exactly
+  // (a caller that knows its largest batch ahead, e.g. one length-sorted window, calls it first: the
+  // buffers are then allocated once instead of growing batch by batch; peak memory).
+  void reserve_packed(int64_t tokens, int64_t B);
   const LoadedModel& model() const { return *model_; }
   const std::shared_ptr<const LoadedModel>& shared_model() const { return model_; }
 
