@@ -123,6 +123,7 @@ EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
   int64_t i = 0;
   for (Param* p : {wq, wk, wv}) {
     std::copy(p->value.f32(), p->value.f32() + C * C, qkv_w_.f32() + i * C * C);
+    drop_file_pages(p->value);  // a view of the model file no longer used (peak RSS)
     p->value = qkv_w_.slice(0, i * C, (i + 1) * C);
     ++i;
   }
@@ -254,6 +255,7 @@ void EncoderLayer::set_precision(Precision p, bool release) {
     p_attn_out_ = PackedWeight::from_i8(i8_q_[3].i8(), i8_scale_[3].f32(), C, C);
     p_ffn_in_ = PackedWeight::from_i8(i8_q_[4].i8(), i8_scale_[4].f32(), I, C);
     p_ffn_out_ = PackedWeight::from_i8(i8_q_[5].i8(), i8_scale_[5].f32(), C, I);
+    for (const Tensor& t : i8_q_) drop_file_pages(t);  // views of the model file, packed now (peak RSS)
     i8_q_.clear();
     i8_scale_.clear();
     return;
@@ -271,7 +273,10 @@ void EncoderLayer::set_precision(Precision p, bool release) {
   p_ffn_in_ = PackedWeight::from_f32(p, ffn_in.w->value.f32(), I, C, C);
   p_ffn_out_ = PackedWeight::from_f32(p, ffn_out.w->value.f32(), C, I, I);
   if (release) {
-    for (Param* w : {q.w, k.w, v.w, attn_out.w, ffn_in.w, ffn_out.w}) w->value = Tensor();
+    for (Param* w : {q.w, k.w, v.w, attn_out.w, ffn_in.w, ffn_out.w}) {
+      drop_file_pages(w->value);  // a view of the model file: its pages leave the RSS with it
+      w->value = Tensor();
+    }
     qkv_w_ = Tensor();
   }
 }

@@ -660,7 +660,7 @@ Tensor read_tensor(hid_t dset, const std::string& file, const std::string& name,
        (is_int && ti.is_signed && ti.size == dtype_size(target)));
   if (spec.map && numel > 0 && layout == H5D_CONTIGUOUS && nfilters == 0 && same_bytes && offset % 64 == 0 &&
       offset <= spec.map->size() && stored_bytes <= spec.map->size() - offset) {
-    auto storage = Storage::wrap(spec.map->mutable_data() + offset, stored_bytes, spec.map);
+    auto storage = Storage::wrap_file(spec.map->mutable_data() + offset, stored_bytes, spec.map);
     if (zero_copy) *zero_copy = true;
     return Tensor::view_of(storage, 0, shape, target);
   }

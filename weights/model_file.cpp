@@ -119,6 +119,7 @@ void read_tensor_group(hid_t file, const char* group, const std::string& path, c
         h5::own(H5Dopen2(g, name.c_str(), H5P_DEFAULT), path + ": cannot open tensor '" + full + "'");
     Tensor t = h5::read_tensor(d, path, full, spec);
     if (!opt.allow_nonfinite) check_finite(full, t, path);
+    drop_file_pages(t);  // the check read every page: give them back until the model reads them again
     out.emplace(name, std::move(t));
   }
 }
