@@ -241,6 +241,26 @@ TEST(StoredInt8, ScalesStayFloat32UnderAStorageDtype) {
   EXPECT_EQ(q.tensors.at(c.prefix + ".embeddings.word_embeddings.weight").dtype(), DType::F16);
 }
 
+// drop_file_pages gives a mapped tensor's pages back; reading it again gives the file's bytes, unchanged.
+TEST(StoredInt8, DroppedFilePagesReadBackTheSame) {
+  ScratchDir d;
+  const std::string orig = test::save_tiny_model("bert_seqcls_single3", d.file("m.h5"));
+  const ModelBundle b = load_model(orig);  // float32 storage: zero-copy views of the mapping
+  const ModelBundle copy = load_model(orig, [] {
+    LoadOptions lo;
+    lo.map_file = false;
+    return lo;
+  }());
+  int64_t mapped = 0;
+  for (const auto& [n, t] : b.tensors) {
+    mapped += t.storage()->file_backed();
+    drop_file_pages(t);
+    EXPECT_TRUE(test::bit_equal(t, copy.tensors.at(n))) << n;
+    EXPECT_FALSE(copy.tensors.at(n).storage()->file_backed()) << n;
+  }
+  EXPECT_GT(mapped, 0);
+}
+
 // ---- tern convert / tern infer, as a user runs them ----
 
 const std::string kDefault = "weights/models/sentiment.h5";
