@@ -1,7 +1,11 @@
 #include "nn/layers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+
+#include <omp.h>
 
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
@@ -187,6 +191,13 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
   }
   float* ctx = cc.ctx.get(N * C);
   attend(qkv, ctx);
+  if (packed && !keep_probs && !drop && (omp_in_parallel() || omp_get_max_threads() == 1)) {
+    // Single-threaded inference (a worker's batch): the rest of the block is row-wise, so it runs on chunks
+    // of rows whose activations (a, h, f, o) stay in L2 from one op to the next instead of a pass over
+    // memory per op.
+    tail_rows_chunked(x, ctx, y, N, cc);
+    return;
+  }
   // attn_ln_in = ctx W_o^T, then (+ b_o + x) in place; h = LN1(attn_ln_in)
   float* a = cc.attn_ln_in.get(N * C);
   const bool drop_a = drop && drop->attn_out.active(), drop_o = drop && drop->ffn_out.active();
@@ -202,11 +213,12 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
                                keep_probs ? cc.ln1_rstd.get(N) : nullptr);
   // Feed-forward.
   float* f = cc.ffn_act.get(N * I);
-  if (packed)
-    p_ffn_in_.gemm(N, h, C, nullptr, 0.f, f, I);
+  if (packed)  // bias and activation in the GEMM's store (the tile still in registers)
+    p_ffn_in_.gemm(N, h, C, ffn_in.b->value.f32(), 0.f, f, I, act);
   else
     ffn_in.forward(h, f, N, /*add_bias=*/false);
-  if (keep_probs) {
+  if (packed) {
+  } else if (keep_probs) {
     // Training keeps the pre-activation for the backward of the activation.
     float* pre = cc.ffn_pre.get(N * I);
     add_bias(f, ffn_in.b->value.f32(), N, I);
@@ -224,6 +236,43 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
   add_bias_residual_layer_norm(
       o, drop_o ? nullptr : ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(), out_ln.beta->value.f32(), y,
       N, C, out_ln.eps, keep_probs ? cc.ln2_mean.get(N) : nullptr, keep_probs ? cc.ln2_rstd.get(N) : nullptr);
+}
+
+namespace {
+std::atomic<int64_t> g_row_chunk{[] {
+  const char* e = std::getenv("TERN_ROW_CHUNK");
+  const int64_t v = e ? std::atoll(e) : 0;
+  return v > 0 ? v : int64_t{96};
+}()};
+}  // namespace
+
+int64_t EncoderLayer::row_chunk() {
+  return g_row_chunk.load(std::memory_order_relaxed);
+}
+
+int64_t EncoderLayer::set_row_chunk(int64_t rows) {
+  TERN_CHECK(rows > 0, "row chunk " << rows);
+  return g_row_chunk.exchange(rows);
+}
+
+// attention output -> LN1 -> FFN -> LN2 on chunks of rows, chunk-sized buffers reused (prepared weights).
+void EncoderLayer::tail_rows_chunked(const float* x, const float* ctx, float* y, int64_t N,
+                                     LayerCache& cc) const {
+  const int64_t R = std::min(N, row_chunk());
+  float* a = cc.attn_ln_in.get(R * C);  // (R, C)
+  float* h = cc.h.get(R * C);           // (R, C)
+  float* f = cc.ffn_act.get(R * I);     // (R, I)
+  float* o = cc.ln2_in.get(R * C);      // (R, C)
+  for (int64_t r0 = 0; r0 < N; r0 += R) {
+    const int64_t n = std::min(R, N - r0);
+    p_attn_out_.gemm(n, ctx + r0 * C, C, nullptr, 0.f, a, C);
+    add_bias_residual_layer_norm(a, attn_out.b->value.f32(), x + r0 * C, attn_ln.gamma->value.f32(),
+                                 attn_ln.beta->value.f32(), h, n, C, attn_ln.eps);
+    p_ffn_in_.gemm(n, h, C, ffn_in.b->value.f32(), 0.f, f, I, act);
+    p_ffn_out_.gemm(n, f, I, nullptr, 0.f, o, C);
+    add_bias_residual_layer_norm(o, ffn_out.b->value.f32(), h, out_ln.gamma->value.f32(),
+                                 out_ln.beta->value.f32(), y + r0 * C, n, C, out_ln.eps);
+  }
 }
 
 bool EncoderLayer::qkv_fused() const {

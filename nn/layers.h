@@ -105,6 +105,11 @@ class EncoderLayer {
   // The four GEMM weights came from the checkpoint as int8 + scales (tern convert --quantize int8): the
   // layer has no float copy of them and runs only after set_precision(Precision::I8) (PackedWeight::from_i8).
   bool stored_int8() const { return stored_int8_; }
+  // Prepared weights on one thread (a worker's batch, or one OpenMP thread) run attention output, LN1, FFN
+  // and LN2 on chunks of row_chunk() rows (96; TERN_ROW_CHUNK overrides) so their activations stay in L2.
+  // Same bits as the whole batch at once (every op there is row-wise). set_row_chunk returns the old value.
+  static int64_t row_chunk();
+  static int64_t set_row_chunk(int64_t rows);
 
   Linear q, k, v, attn_out, ffn_in, ffn_out;
   LayerNormP attn_ln, out_ln;
@@ -118,6 +123,8 @@ class EncoderLayer {
   void forward_tokens(const float* x, float* y, int64_t N, LayerCache& cache, bool keep_probs,
                       const LayerDropout* drop,
                       const std::function<void(const float*, float*)>& attend) const;
+  // Prepared single-threaded inference: attention output, LN1, FFN and LN2 on chunks of row_chunk() rows.
+  void tail_rows_chunked(const float* x, const float* ctx, float* y, int64_t N, LayerCache& cache) const;
   Tensor qkv_w_, qkv_b_;  // inference storage that makes them adjacent (training: the arena does)
   Precision precision_ = Precision::F32;
   // bf16 / int8 only: (3C, C) fused QKV, (C, C) attention output, (I, C) FFN in, (C, I) FFN out.

@@ -389,8 +389,11 @@ void ModelRunner::reserve_packed(int64_t tokens, int64_t B) {
   ws_.x1.reserve(tokens * C);
   LayerCache& l = ws_.layer;
   l.qkv.reserve(tokens * 3 * C);
-  for (Buffer* b : {&l.ctx, &l.attn_ln_in, &l.h, &l.ln2_in}) b->reserve(tokens * C);
-  l.ffn_act.reserve(tokens * I);
+  l.ctx.reserve(tokens * C);
+  // A worker's batch runs the block's row-wise tail on chunks of row_chunk() rows (chunk-sized buffers).
+  const int64_t R = std::min(tokens, EncoderLayer::row_chunk());
+  for (Buffer* b : {&l.attn_ln_in, &l.h, &l.ln2_in}) b->reserve(R * C);
+  l.ffn_act.reserve(R * I);
   ws_.first.reserve(B * C);
   ws_.pooled.reserve(B * C);
   ws_.pos_ids.reserve(static_cast<size_t>(tokens));

@@ -1,13 +1,7 @@
 // AVX-512 builds of the elementwise / normalisation kernels. This file alone is compiled with
 // -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma; kernels.cpp calls it only when the CPU has them.
 //
-// Transcendentals are evaluated in float with explicit range reduction:
-//   exp(x)  = 2^n * p(r), n = round(x / ln 2), r = x - n ln 2 (Cody-Waite split ln 2), p = Taylor to r^7
-//             (|r| <= 0.35: truncation < 1e-8 relative); 2^n applied with vscalefps (handles underflow).
-//   erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0: the Chebyshev fit of Numerical Recipes
-//             (2nd ed., 6.2 "erfcc"), fractional error < 1.2e-7 everywhere, so GELU keeps relative
-//             accuracy also for large negative x where 1 + erf(x) cancels.
-//   tanh(u) = 1 - 2 / (exp(2u) + 1).
+// Transcendentals: tensor/simd_math_avx512.h.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,98 +9,13 @@
 
 #include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
+#include "tensor/simd_math_avx512.h"
 
 namespace tern::detail::avx512 {
 
 namespace {
 
-inline __m512 exp16(__m512 x) {
-  const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(88.7228f);
-  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.f / 5040.f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 720.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, n);
-}
-
-// erfc(z) for z >= 0.
-inline __m512 erfc16_pos(__m512 z) {
-  const __m512 one = _mm512_set1_ps(1.f);
-  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), one));
-  __m512 p = _mm512_set1_ps(0.17087277f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
-  p = _mm512_fnmadd_ps(z, z, p);  // -z^2 + P(t)
-  return _mm512_mul_ps(t, exp16(p));
-}
-
-inline __m512 tanh16(__m512 u) {
-  const __m512 one = _mm512_set1_ps(1.f);
-  const __m512 e = exp16(_mm512_add_ps(u, u));
-  return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.f), _mm512_add_ps(e, one)));
-}
-
-inline __m512 sigmoid16(__m512 x) {
-  const __m512 one = _mm512_set1_ps(1.f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-
-// GELU(x) = 0.5 x erfc(-x / sqrt 2): for x < 0 that is 0.5 x erfc(|x|/sqrt2); for x >= 0, x - 0.5 x
-// erfc(x/sqrt2).
-inline __m512 gelu_erf16(__m512 x) {
-  const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
-  const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
-  const __m512 hxe = _mm512_mul_ps(half_x, erfc16_pos(z));
-  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_mask_blend_ps(neg, _mm512_sub_ps(x, hxe), hxe);
-}
-
-inline __m512 gelu_tanh16(__m512 x) {
-  const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-  const __m512 u =
-      _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
-  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), tanh16(u)));
-}
-
-inline __m512 apply(__m512 x, Act a) {
-  switch (a) {
-    case Act::Identity:
-      return x;
-    case Act::GeluErf:
-      return gelu_erf16(x);
-    case Act::GeluTanh:
-      return gelu_tanh16(x);
-    case Act::QuickGelu:
-      return _mm512_mul_ps(x, sigmoid16(_mm512_mul_ps(x, _mm512_set1_ps(1.702f))));
-    case Act::Relu:
-      return _mm512_max_ps(x, _mm512_setzero_ps());
-    case Act::Silu:
-      return _mm512_mul_ps(x, sigmoid16(x));
-    case Act::Tanh:
-      return tanh16(x);
-    case Act::Sigmoid:
-      return sigmoid16(x);
-    case Act::Mish:
-      break;  // handled by the scalar path
-  }
-  return x;
-}
+using namespace detail::avx512_math;
 
 inline __mmask16 tail_mask(int64_t n) {
   return n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1);

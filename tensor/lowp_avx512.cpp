@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "tensor/lowp_impl.h"
+#include "tensor/simd_math_avx512.h"
 
 namespace tern::detail::lowp::avx512 {
 
@@ -28,6 +29,14 @@ inline int32_t load_i32(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return v;
+}
+
+// The activation in the store. GELU (erf) feeding a bf16 / int8 GEMM uses the short formula (error <= 7e-6,
+// far below that GEMM's input rounding); fp32 keeps the elementwise kernel's gelu_erf16 (exact: same bits).
+inline __m512 activate(__m512 v, Act act, bool exact) {
+  if (act == Act::Identity) return v;
+  if (act == Act::GeluErf && !exact) return detail::avx512_math::gelu_erf16_lowp(v);
+  return detail::avx512_math::apply(v, act);
 }
 
 // Stores one 16-column vector v of a row of y (masked to N) after v += beta * y (one rounding, fma).
@@ -144,8 +153,9 @@ void epilogue_i8(const I8Args& a, const int32_t* acc, int64_t lda, int64_t m0, i
       const __m512i q = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(msk, acc + (m - m0) * lda + (c - c0)),
                                          _mm512_mullo_epi32(_mm512_set1_epi32(a.xzp[m]), cs));
       const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(a.xs[m]), ws);
-      const __m512 v =
+      __m512 v =
           a.bias ? _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), sc, bv) : _mm512_mul_ps(_mm512_cvtepi32_ps(q), sc);
+      v = activate(v, a.act, false);
       store_row(v, a.y + m * a.ldy + c, a.beta, msk);
     }
   }
@@ -156,9 +166,11 @@ void epilogue_bf16(const Bf16Args& a, const float* acc, int64_t lda, int64_t m0,
   for (int64_t c = c0; c < c1; c += 16) {
     const __mmask16 msk = tail_mask(std::min(a.N, c1) - c);
     const __m512 bv = a.bias ? _mm512_maskz_loadu_ps(msk, a.bias + c) : _mm512_setzero_ps();
-    for (int64_t m = m0; m < m1; ++m)
-      store_row(_mm512_add_ps(_mm512_maskz_loadu_ps(msk, acc + (m - m0) * lda + (c - c0)), bv),
-                a.y + m * a.ldy + c, a.beta, msk);
+    for (int64_t m = m0; m < m1; ++m) {
+      __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(msk, acc + (m - m0) * lda + (c - c0)), bv);
+      v = activate(v, a.act, a.exact_act);
+      store_row(v, a.y + m * a.ldy + c, a.beta, msk);
+    }
   }
 }
 
@@ -175,7 +187,8 @@ template <int MR, int NB>
 void f32_tile(const F32Args& a, int64_t m, int64_t b) {
   alignas(64) float acc[MR * NB * 16];
   f32_micro<MR, NB>(a.x + m * a.ldx, a.ldx, a.w + b * 16 * a.K, a.K, acc);
-  const Bf16Args e{0, a.N, nullptr, nullptr, a.bias, a.beta, a.y, a.ldy};  // the float-sum store
+  const Bf16Args e{0,      a.N, nullptr, nullptr, a.bias,
+                   a.beta, a.y, a.ldy,   a.act,   /*exact_act=*/true};  // the float-sum store
   epilogue_bf16(e, acc, NB * 16, m, m + MR, b * 16, std::min(a.N, (b + NB) * 16));
 }
 
@@ -264,28 +277,38 @@ void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_
                       float* xs, int32_t* xzp) {
   for (int64_t m = m0; m < m1; ++m) {
     const float* xr = x + m * ldx;
-    __m512 mn = _mm512_set1_ps(0.f), mx = _mm512_set1_ps(0.f);  // the range always includes 0
+    // the range always includes 0; two (min, max) pairs so the chains overlap
+    __m512 mn = _mm512_set1_ps(0.f), mx = mn, mn2 = mn, mx2 = mn;
     int64_t k = 0;
-    for (; k + 16 <= K; k += 16) {
-      const __m512 v = _mm512_loadu_ps(xr + k);
+    for (; k + 32 <= K; k += 32) {
+      const __m512 v = _mm512_loadu_ps(xr + k), v2 = _mm512_loadu_ps(xr + k + 16);
       mn = _mm512_min_ps(mn, v);
       mx = _mm512_max_ps(mx, v);
+      mn2 = _mm512_min_ps(mn2, v2);
+      mx2 = _mm512_max_ps(mx2, v2);
     }
-    if (k < K) {
+    for (; k < K; k += 16) {
       const __m512 v = _mm512_maskz_loadu_ps(tail_mask(K - k), xr + k);  // zeros past K: range has 0
       mn = _mm512_min_ps(mn, v);
       mx = _mm512_max_ps(mx, v);
     }
-    const RowQuant r = row_quant(_mm512_reduce_min_ps(mn), _mm512_reduce_max_ps(mx));
+    const RowQuant r =
+        row_quant(_mm512_reduce_min_ps(_mm512_min_ps(mn, mn2)), _mm512_reduce_max_ps(_mm512_max_ps(mx, mx2)));
     xs[m] = r.scale;
     xzp[m] = r.zp;
     const __m512 inv = _mm512_set1_ps(r.inv);
     const __m512i zp = _mm512_set1_epi32(r.zp), lo = _mm512_setzero_si512(), hi = _mm512_set1_epi32(255);
     uint8_t* q = xq + m * Kp;
-    for (k = 0; k < K; k += 16) {
+    // (register-form vpmovdb and a plain 16-byte store: the memory form is slow on AMD cores)
+    for (k = 0; k + 16 <= K; k += 16) {
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k), inv)), zp);
+      iv = _mm512_min_epi32(_mm512_max_epi32(iv, lo), hi);  // nearest even above, clamp here
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(iv));
+    }
+    if (k < K) {
       const __mmask16 msk = tail_mask(K - k);
       const __m512 v = _mm512_maskz_loadu_ps(msk, xr + k);
-      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)), zp);  // nearest even
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)), zp);
       iv = _mm512_min_epi32(_mm512_max_epi32(iv, lo), hi);
       _mm512_mask_cvtepi32_storeu_epi8(q + k, msk, iv);
     }

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "tensor/kernels.h"
+
 namespace tern::detail::lowp {
 
 // Per-row asymmetric u8 parameters from the row's min and max (see tensor/packed_weight.h).
@@ -50,6 +52,8 @@ struct I8Args {
   float beta;
   float* y;  // (M, N) ld ldy
   int64_t ldy;
+  Act act = Act::Identity;  // applied in the store after the bias (beta == 0 then); not Mish. GeluErf
+                            // uses gelu_erf16_lowp (tensor/simd_math_avx512.h): an int8 GEMM reads it next
 };
 struct Bf16Args {
   int64_t Kp;  // padded reduction (multiple of 2)
@@ -60,6 +64,8 @@ struct Bf16Args {
   float beta;
   float* y;
   int64_t ldy;
+  Act act = Act::Identity;
+  bool exact_act = false;  // GeluErf: false = gelu_erf16_lowp (bf16 / int8 inputs follow), true = gelu_erf16
 };
 
 struct F32Args {
@@ -72,6 +78,8 @@ struct F32Args {
   float beta;
   float* y;
   int64_t ldy;
+  Act act = Act::Identity;
+  bool exact_act = false;  // GeluErf: false = gelu_erf16_lowp (bf16 / int8 inputs follow), true = gelu_erf16
 };
 
 namespace avx512 {

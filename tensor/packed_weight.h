@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/kernels.h"
+
 namespace tern {
 
 enum class Precision : uint8_t { F32, BF16, I8 };
@@ -48,9 +50,13 @@ class PackedWeight {
 
   // y (M, rows) = x (M, cols) W^T (+ bias (rows) when non-null) + beta * y  (beta == 0 overwrites y).
   //   x: (M, cols) leading dimension ldx >= cols; y: (M, rows) leading dimension ldy >= rows.
+  // act: y = act(x W^T + bias), applied in the kernels' store while the tile is in registers (the
+  // elementwise kernels' AVX-512 formulas, tensor/simd_math_avx512.h; bf16 / int8 compute GELU (erf) with
+  // the short gelu_erf16_lowp, |error| <= 7e-6, because their output feeds the next bf16 / int8 GEMM);
+  // needs beta == 0.
   // Uses omp_get_max_threads() threads; one when called inside an OpenMP parallel region.
-  void gemm(int64_t M, const float* x, int64_t ldx, const float* bias, float beta, float* y,
-            int64_t ldy) const;
+  void gemm(int64_t M, const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy,
+            Act act = Act::Identity) const;
 
   Precision precision() const;
   int64_t rows() const;
@@ -75,7 +81,8 @@ namespace ref {
 // The reference twin: the same quantisation / rounding as PackedWeight, plain loops.
 //   w: (rows, cols) ld; x: (M, cols) ldx; y: (M, rows) ldy; bias: (rows) or null.
 void packed_weight_gemm(Precision p, const float* w, int64_t rows, int64_t cols, int64_t ld, int64_t M,
-                        const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy);
+                        const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy,
+                        Act act = Act::Identity);
 // The pieces the twin is made of (tests check them against hand-computed values).
 uint16_t f32_to_bf16(
     float v);  // nearest even; NaN stays NaN; denormal inputs become signed zero (as vcvtneps2bf16)
@@ -86,7 +93,8 @@ void quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, 
 float quantize_row_u8(const float* x, int64_t n, uint8_t* q, int32_t* zp);
 // The int8 product from already quantised weights q (rows, cols) row-major and scales (rows).
 void gemm_i8_quantized(const int8_t* q, const float* scales, int64_t rows, int64_t cols, int64_t M,
-                       const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy);
+                       const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy,
+                       Act act = Act::Identity);
 }  // namespace ref
 
 }  // namespace tern

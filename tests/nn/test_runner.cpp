@@ -1,6 +1,7 @@
 // LoadedModel shared read-only by ModelRunners: HF parity through a runner, two threads at once giving the
 // bits of one, load_model_shared on a tern .h5, and extra (multi-task) heads on one encoder.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <string>
@@ -8,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "nn/layers.h"
 #include "nn/model.h"
 #include "tests/util/test_util.h"
 #include "weights/h5_arrays.h"
@@ -148,6 +150,50 @@ TEST(Runner, PackedForwardMatchesPaddedAndHf) {
     if (o.logits.defined()) {
       EXPECT_LT(max_diff(o.logits, padded.logits), 1e-5f) << name;
       EXPECT_LT(max_diff(o.logits, want.at("logits")), 1e-4f) << name;
+    }
+  }
+}
+
+// Prepared weights on one thread run the block's row-wise tail in chunks of rows (EncoderLayer::row_chunk):
+// the bits equal the whole batch at once on two threads, for chunks of 5 rows (several, the last partial),
+// in fp32 and int8.
+TEST(Runner, RowChunkedTailGivesTheBitsOfTheWholeBatch) {
+  for (Precision p : {Precision::F32, Precision::I8}) {
+    if (p == Precision::I8 && !__builtin_cpu_supports("avx512vnni")) continue;
+    for (const char* name : kTinyNames) {
+      const std::string dir = test::kTiny + "/" + name;
+      ModelBundle b = import_hf(dir);
+      ModelOptions opt;
+      opt.precision = p;
+      opt.prepare_inference = true;
+      std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir, opt);
+      const Inputs in = fixture_inputs(dir);
+      const int64_t B = in.ids.size(0), T = in.ids.size(1);
+      std::vector<int64_t> ids, tti, offsets = {0};
+      for (int64_t r = 0; r < B; ++r) {
+        for (int64_t t = 0; t < T && in.mask.i64()[r * T + t]; ++t) {
+          ids.push_back(in.ids.i64()[r * T + t]);
+          tti.push_back(in.tti.defined() ? in.tti.i64()[r * T + t] : 0);
+        }
+        offsets.push_back(static_cast<int64_t>(ids.size()));
+      }
+      ASSERT_GT(offsets[B], 10) << name << ": too few rows for several chunks of 5";
+      PackedInput pin;
+      pin.ids = ids.data();
+      pin.offsets = offsets.data();
+      pin.token_type_ids = in.tti.defined() ? tti.data() : nullptr;
+      pin.B = B;
+      ModelRunner r(lm);
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(2);
+      const Kept whole = keep(r.forward_packed(pin));
+      omp_set_num_threads(1);
+      const int64_t old = EncoderLayer::set_row_chunk(5);
+      const Kept chunked = keep(r.forward_packed(pin));
+      EncoderLayer::set_row_chunk(old);
+      omp_set_num_threads(saved);
+      EXPECT_TRUE(bit_equal(whole.lhs, chunked.lhs)) << name << " " << precision_name(p);
+      if (whole.logits.defined()) EXPECT_TRUE(bit_equal(whole.logits, chunked.logits)) << name;
     }
   }
 }

@@ -160,6 +160,22 @@ TEST(Quantize, WeightHandComputed) {
   EXPECT_EQ(q[3], 0);
 }
 
+// A NaN or infinite weight is an error naming the output channel (a NaN used to slip past the max).
+TEST(Quantize, NonFiniteWeightIsAnError) {
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    std::vector<float> w = {0.5f, -1.f, 0.25f, 2.f, 1.f, bad, 0.f, 3.f};  // (2, 4): channel 1 is bad
+    std::vector<int8_t> q(8);
+    std::vector<float> sc(2);
+    try {
+      ref::quantize_weight_i8(w.data(), 2, 4, 4, q.data(), sc.data());
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("output channel 1"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(PackedWeight::from_f32(Precision::I8, w.data(), 2, 4, 4), Error);
+  }
+}
+
 TEST(Quantize, RowU8HandComputed) {
   // x = [-1, 0, 3]: range [-1, 3], s = 4/255, zp = round(255/4) = 64; q = [0, 64, 255].
   const float x[] = {-1.f, 0.f, 3.f};
@@ -261,6 +277,60 @@ TEST_P(EachPrecision, MatchesTwinAndExactProduct) {
         EXPECT_LE(worst_exact, tol_exact);
       }
   }
+}
+
+// An activation fused into the kernels' store gives the bits of the GEMM followed by the elementwise kernel
+// (bias_act: the same 16-lane formulas on the same float32 values) -- except GELU before a bf16 / int8 GEMM,
+// the short formula, checked against std::erf's GELU -- and agrees with the twin (GEMM twin, then ref::act)
+// within the GEMM bound plus the activation's own error. Mish is not in the store (applied after).
+TEST_P(EachPrecision, FusedActivationMatchesGemmThenElementwise) {
+  const Precision p = GetParam();
+  for (const Case& c : {Case{17, 1024, 256}, Case{65, 37, 100}, Case{300, 256, 99}, Case{1, 260, 1024}}) {
+    const int64_t ldx = c.K + 3, ldy = c.N + 2;
+    const auto w = randn(c.N * c.K, 61 + c.K, 0.08f), x = randn(c.M * ldx, 62 + c.M), b = randn(c.N, 63);
+    const PackedWeight pw = PackedWeight::from_f32(p, w.data(), c.N, c.K, c.K);
+    for (Act act : {Act::GeluErf, Act::GeluTanh, Act::Relu, Act::Silu, Act::Mish}) {
+      SCOPED_TRACE(testing::Message() << precision_name(p) << " " << act_name(act) << " M=" << c.M
+                                      << " N=" << c.N << " K=" << c.K);
+      std::vector<float> fused(c.M * ldy, 7.f), twostep(c.M * ldy, 7.f), twin(c.M * ldy, 7.f);
+      pw.gemm(c.M, x.data(), ldx, b.data(), 0.f, fused.data(), ldy, act);
+      pw.gemm(c.M, x.data(), ldx, b.data(), 0.f, twostep.data(), ldy);
+      if (act == Act::GeluErf && p != Precision::F32) {
+        // bf16 / int8: the short GELU (error <= 7e-6) on the same pre-activation values, against
+        // GELU with std::erf; pre-activations here span about [-4, 4].
+        double worst = 0;
+        for (int64_t m = 0; m < c.M; ++m)
+          for (int64_t n = 0; n < c.N; ++n) {
+            const int64_t i = m * ldy + n;
+            // fit error 6.6e-6 + float32 rounding of x - small for large x
+            worst = std::max(worst, std::fabs(double(fused[i]) - ref::act(twostep[i], Act::GeluErf)) -
+                                        3e-7 * std::fabs(twostep[i]));
+          }
+        EXPECT_LE(worst, 7e-6);
+        EXPECT_GT(worst, 0.0) << "the short GELU should differ from the exact one somewhere";
+        for (int64_t m = 0; m < c.M; ++m) bias_act(twostep.data() + m * ldy, nullptr, 1, c.N, act);
+      } else {
+        for (int64_t m = 0; m < c.M; ++m) bias_act(twostep.data() + m * ldy, nullptr, 1, c.N, act);
+        ASSERT_EQ(0, std::memcmp(fused.data(), twostep.data(), fused.size() * 4));
+      }
+      ref::packed_weight_gemm(p, w.data(), c.N, c.K, c.K, c.M, x.data(), ldx, b.data(), 0.f, twin.data(), ldy,
+                              act);
+      std::vector<double> e, absum;
+      exact(w, c.N, c.K, c.K, x, c.M, ldx, b.data(), 0.f, std::vector<float>(c.M * ldy), ldy, e, absum);
+      for (int64_t m = 0; m < c.M; ++m)
+        for (int64_t n = 0; n < c.N; ++n) {
+          const int64_t i = m * ldy + n;
+          // the GEMM bound (1e-5 of sum |x w|, activations' slopes <= 1.2) + the activation's error (1e-6
+          // relative; the short GELU's 7e-6 absolute)
+          ASSERT_NEAR(fused[i], twin[i], 1.2e-5 * absum[i] + 1e-6 * (std::fabs(twin[i]) + 1e-3) + 7e-6)
+              << "m=" << m << " n=" << n;
+        }
+      EXPECT_EQ(fused[c.N], 7.f) << "wrote past N";  // row 0's padding
+    }
+  }
+  const PackedWeight pw = PackedWeight::from_f32(p, randn(4 * 4, 1).data(), 4, 4, 4);
+  std::vector<float> x(4, 1.f), y(4, 0.f);
+  EXPECT_THROW(pw.gemm(1, x.data(), 4, nullptr, 1.f, y.data(), 4, Act::GeluErf), Error);  // beta != 0
 }
 
 TEST_P(EachPrecision, ThreadCountAndConcurrentCallsGiveTheSameBits) {

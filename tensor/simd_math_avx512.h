@@ -1,0 +1,132 @@
+// Internal (include only from files compiled with -mavx512f -mavx512dq -mfma): float transcendentals in 16
+// lanes shared by the elementwise kernels (kernels_avx512.cpp) and the GEMM epilogues (lowp_avx512.cpp).
+//   exp(x)  = 2^n * p(r), n = round(x / ln 2), r = x - n ln 2 (Cody-Waite split ln 2), p = Taylor to r^7
+//             (|r| <= 0.35: truncation < 1e-8 relative); 2^n applied with vscalefps (handles underflow).
+//   erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0: the Chebyshev fit of Numerical Recipes
+//             (2nd ed., 6.2 "erfcc"), fractional error < 1.2e-7 everywhere, so GELU keeps relative
+//             accuracy also for large negative x where 1 + erf(x) cancels.
+//   tanh(u) = 1 - 2 / (exp(2u) + 1).
+#pragma once
+#include <immintrin.h>
+
+#include "tensor/kernels.h"
+
+namespace tern::detail::avx512_math {
+
+inline __m512 exp16(__m512 x) {
+  const __m512 lo = _mm512_set1_ps(-104.0f), hi = _mm512_set1_ps(88.7228f);
+  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.f / 5040.f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 720.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// erfc(z) for z >= 0.
+inline __m512 erfc16_pos(__m512 z) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), one));
+  __m512 p = _mm512_set1_ps(0.17087277f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
+  p = _mm512_fnmadd_ps(z, z, p);  // -z^2 + P(t)
+  return _mm512_mul_ps(t, exp16(p));
+}
+
+inline __m512 tanh16(__m512 u) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  const __m512 e = exp16(_mm512_add_ps(u, u));
+  return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.f), _mm512_add_ps(e, one)));
+}
+
+inline __m512 sigmoid16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+// GELU(x) = 0.5 x erfc(-x / sqrt 2): for x < 0 that is 0.5 x erfc(|x|/sqrt2); for x >= 0, x - 0.5 x
+// erfc(x/sqrt2).
+inline __m512 gelu_erf16(__m512 x) {
+  const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+  const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
+  const __m512 hxe = _mm512_mul_ps(half_x, erfc16_pos(z));
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(neg, _mm512_sub_ps(x, hxe), hxe);
+}
+
+// GELU (erf form) for the activations that feed a bf16 / int8 GEMM, whose input rounding (bf16: 2^-9
+// relative; u8: (max - min) / 255 per row) is thousands of times coarser than this formula's error:
+//   erf(z) ~= z P(z^2) / Q(z^2) on 0 <= z <= 3.9 (z clamped there, result clamped to 1), P degree 4, Q degree
+//   3, fitted to erf by tern (iteratively reweighted least squares, docs/scripts/fit_gelu_lowp.py), 1 / Q by
+//   vrcp14ps plus one Newton step. |GELU error| <= 7e-6 on [-12, 12] (6.6e-6 worst in float32, at x
+//   = 5.19; 5.9e-6 from the fit), no divide and no exp: about half the operations of gelu_erf16.
+inline __m512 gelu_erf16_lowp(__m512 x) {
+  const __m512 z = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f)),
+                                 _mm512_set1_ps(3.9f));
+  const __m512 u = _mm512_mul_ps(z, z);
+  __m512 p = _mm512_set1_ps(-4.8338924898416735e-06f);
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.0011120176641270518f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.047732818871736526f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.16194483637809753f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(1.1283938884735107f));
+  __m512 q = _mm512_set1_ps(0.011294878087937832f);
+  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.100825734436512f));
+  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.4770223796367645f));
+  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(1.f));
+  __m512 r = _mm512_rcp14_ps(q);
+  r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(2.f)));  // r (2 - q r): ~2^-28 relative
+  const __m512 e =
+      _mm512_min_ps(_mm512_mul_ps(_mm512_mul_ps(z, p), r), _mm512_set1_ps(1.f));  // erf(|x|/sqrt2)
+  // 0.5 x (1 + sign(x) e) = 0.5 x + 0.5 |x| e
+  const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+  return _mm512_fmadd_ps(_mm512_abs_ps(half_x), e, half_x);
+}
+
+inline __m512 gelu_tanh16(__m512 x) {
+  const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+  const __m512 u =
+      _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), tanh16(u)));
+}
+
+inline __m512 apply(__m512 x, Act a) {
+  switch (a) {
+    case Act::Identity:
+      return x;
+    case Act::GeluErf:
+      return gelu_erf16(x);
+    case Act::GeluTanh:
+      return gelu_tanh16(x);
+    case Act::QuickGelu:
+      return _mm512_mul_ps(x, sigmoid16(_mm512_mul_ps(x, _mm512_set1_ps(1.702f))));
+    case Act::Relu:
+      return _mm512_max_ps(x, _mm512_setzero_ps());
+    case Act::Silu:
+      return _mm512_mul_ps(x, sigmoid16(x));
+    case Act::Tanh:
+      return tanh16(x);
+    case Act::Sigmoid:
+      return sigmoid16(x);
+    case Act::Mish:
+      break;  // handled by the scalar path
+  }
+  return x;
+}
+
+}  // namespace tern::detail::avx512_math
