@@ -57,7 +57,7 @@ int cmd_infer(int argc, char** argv) {
                                              errors, encoding, invalid = "error", embeddings, embeddings_out;
   std::vector<std::string> models;
   bool logits = false, resume = false, quiet = false, progress_flag = false, verbose = false;
-  std::string precision = "fp32";
+  std::string precision;  // default: fp32, int8 for a model with int8-stored weights
   int64_t window = 4096, batch = 32, max_line = int64_t{1} << 20, max_length = 0;
   int threads = 0;
   std::string normalize = "model";
@@ -132,10 +132,13 @@ int cmd_infer(int argc, char** argv) {
   o.batch_size = batch;
   if (normalize != "model") o.model.normalize_tweets = normalize == "on";
   if (max_length > 0) o.model.max_length = max_length;
-  o.model.precision = parse_precision(precision);
-  if (verbose)
-    std::fprintf(stderr, "tern infer: %d worker thread(s), one packed batch each; %s; %s\n", num_threads(),
-                 precision_name(o.model.precision), precision_description(o.model.precision).c_str());
+  if (!precision.empty()) o.model.precision = parse_precision(precision);
+  if (verbose) {
+    const Precision p = o.model.precision.value_or(Precision::F32);
+    std::fprintf(stderr, "tern infer: %d worker thread(s), one packed batch each; %s%s; %s\n", num_threads(),
+                 precision_name(p), o.model.precision ? "" : " (int8 for an int8-stored model)",
+                 precision_description(p).c_str());
+  }
 
   const bool show = !quiet && (progress_flag || ::isatty(STDERR_FILENO));
   double last = -1;

@@ -1,4 +1,5 @@
 #include "infer/annotate.h"
+#include "infer/memory_trace.h"
 
 #include <unistd.h>
 #include <chrono>
@@ -148,6 +149,7 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
       opt.models.empty() ? std::vector<std::string>{default_model_name()} : opt.models;
   for (const auto& n : names)
     for (auto& m : InferModel::load_heads(n, opt.model)) models.push_back(m);  // multi-task: one per head
+  memory_trace("models loaded");
   AnnotateSummary sum;
   for (const auto& m : models) {
     for (const auto& o : sum.model_names)
@@ -161,6 +163,7 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
   po.pool = opt.embeddings;
   po.tokenize_threads = 1;  // the reader thread tokenises while the models use the other threads
   Predictor pred(models, po);
+  memory_trace("predictor");
   const bool multi = models.size() > 1;
 
   // Output format.
@@ -398,6 +401,7 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
         }
         out.write(buf);
         sum.replaced += w.replaced;
+        memory_trace("window " + std::to_string(w.first_index / W) + " written");
       }
       pr.rows = sum.rows;
       pr.bad_rows = sum.bad_rows;
@@ -415,6 +419,7 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
   th.join();
   if (failure) std::rethrow_exception(failure);
 
+  memory_trace("end");
   out.close();
   errs.close();
   if (errs_stream) std::fflush(errs_stream);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "nn/model.h"
+#include "nn/quantize.h"
 #include "tensor/check.h"
 #include "tokenizer/tokenizer.h"
 
@@ -72,6 +73,18 @@ ConvertSummary convert_bundle(ModelBundle& b, const std::string& from, const std
                     static_cast<long long>(c.vocab_size));
       sum.notes.push_back(buf);
     }
+  }
+  if (!opt.quantize.empty()) {
+    TERN_CHECK(opt.quantize == "int8", "unknown quantisation '" << opt.quantize << "' (expected int8)");
+    const int64_t n = quantize_encoder_int8(c, b.tensors, from);
+    b.metadata["quantization"] =
+        "int8: the encoder layers' Q/K/V, attention output and FFN weights, symmetric per output channel "
+        "(<name> int8 + <name>_scale float32; tern convert --quantize int8)";
+    std::snprintf(buf, sizeof buf,
+                  "%lld encoder GEMM weights stored as int8 + float32 scales: the file runs for inference "
+                  "in int8 only",
+                  static_cast<long long>(n));
+    sum.notes.push_back(buf);
   }
   if (opt.storage)
     save_model(out, b, *opt.storage);

@@ -15,6 +15,9 @@ namespace tern::infer {
 struct ConvertOptions {
   std::optional<DType> storage;  // float32 / float16 / bfloat16; none: as stored in the checkpoint
   std::string tokenizer_dir;     // non-empty: take the tokenizer files from here
+  // "int8": store the encoder layers' four GEMM weights as int8 + float32 per-channel scales
+  // (nn/quantize.h; the file then runs for inference in int8 only). Empty: no quantisation.
+  std::string quantize;
 };
 
 struct ConvertSummary {

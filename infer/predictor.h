@@ -53,9 +53,10 @@ class InferModel {
   struct Options {
     std::optional<bool> normalize_tweets;  // default: what the model was trained with
     std::optional<int64_t> max_length;     // default: ModelInfo::max_length
-    // Encoder GEMMs in fp32 (default), bf16 or int8 (weights prepared at load; fails on a CPU without the
-    // instructions). The head and every normalisation stay fp32.
-    Precision precision = Precision::F32;
+    // Encoder GEMMs in fp32, bf16 or int8 (weights prepared at load; fails on a CPU without the
+    // instructions). The head and every normalisation stay fp32. Default: int8 for a model file with
+    // int8-stored weights (tern convert --quantize int8; it runs in nothing else), else fp32.
+    std::optional<Precision> precision;
   };
   // Loads a tern model file or a shipped model's short name (resolve_model). Throws tern::Error naming
   // the file on a bad model.

@@ -22,6 +22,13 @@ float* Buffer::get(int64_t n) {
   return t_.f32();
 }
 
+void Buffer::reserve(int64_t n) {
+  if (n <= cap_) return;
+  t_ = Tensor();
+  t_ = Tensor::empty({n});
+  cap_ = n;
+}
+
 Linear::Linear(ParamStore& ps, const std::string& name, int64_t in_, int64_t out_, bool initialisable)
     : in(in_), out(out_) {
   w = ps.take(name + ".weight", {out, in}, Init::Normal, initialisable);
@@ -81,6 +88,29 @@ LayerNames LayerNames::for_arch(Arch a, const std::string& prefix, int64_t i) {
 EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
     : C(c.hidden), H(c.heads), D(c.head_dim()), I(c.intermediate), act(c.act) {
   const LayerNames n = LayerNames::for_arch(c.arch, c.prefix, index);
+  const std::vector<std::string> gemm = {n.q, n.k, n.v, n.attn_out, n.ffn_in, n.ffn_out};
+  for (const auto& g : gemm)
+    if (ps.is_int8(g + ".weight")) stored_int8_ = true;
+  if (stored_int8_) {
+    // int8 weights + scales (tern convert --quantize int8): no float copy; biases as usual.
+    const int64_t shapes[6][2] = {{C, C}, {C, C}, {C, C}, {C, C}, {I, C}, {C, I}};
+    Param* w[6];
+    i8_q_.resize(6);
+    i8_scale_.resize(6);
+    for (int j = 0; j < 6; ++j)
+      w[j] = ps.take_int8(gemm[j] + ".weight", shapes[j][0], shapes[j][1], i8_q_[j], i8_scale_[j]);
+    Param* b[6];
+    for (int j = 0; j < 6; ++j) b[j] = ps.take(gemm[j] + ".bias", {shapes[j][0]}, Init::Zeros);
+    q = Linear(w[0], b[0], C, C);
+    k = Linear(w[1], b[1], C, C);
+    v = Linear(w[2], b[2], C, C);
+    attn_out = Linear(w[3], b[3], C, C);
+    ffn_in = Linear(w[4], b[4], C, I);
+    ffn_out = Linear(w[5], b[5], I, C);
+    attn_ln = LayerNormP(ps, n.attn_ln, C, c.layer_norm_eps);
+    out_ln = LayerNormP(ps, n.out_ln, C, c.layer_norm_eps);
+    return;
+  }
   // Weights first, then biases, so that a packed arena keeps W_q, W_k, W_v (and b_q, b_k, b_v) adjacent.
   Param* wq = ps.take(n.q + ".weight", {C, C}, Init::Normal);
   Param* wk = ps.take(n.k + ".weight", {C, C}, Init::Normal);
@@ -97,6 +127,7 @@ EncoderLayer::EncoderLayer(ParamStore& ps, const ModelConfig& c, int64_t index)
   int64_t i = 0;
   for (Param* p : {wq, wk, wv}) {
     std::copy(p->value.f32(), p->value.f32() + C * C, qkv_w_.f32() + i * C * C);
+    drop_file_pages(p->value);  // a view of the model file no longer used (peak RSS)
     p->value = qkv_w_.slice(0, i * C, (i + 1) * C);
     ++i;
   }
@@ -252,11 +283,34 @@ bool EncoderLayer::qkv_fused() const {
 
 void EncoderLayer::set_precision(Precision p, bool release) {
   TERN_CHECK(!prepared(), "encoder layer weights are already prepared for " << precision_name(precision_));
+  TERN_CHECK(!stored_int8_ || p == Precision::I8,
+             "an encoder layer with int8-stored weights runs in int8 only, not " << precision_name(p));
   precision_ = p;
   require_precision(p);
+  p_qkv_bias_.resize(static_cast<size_t>(3 * C));
+  if (stored_int8_) {
+    // The file's int8 values and scales, packed as they are: the same PackedWeight as from_f32(I8, W) on
+    // the float weights they were quantised from (per-output-channel quantisation stacks row-wise).
+    std::vector<int8_t> wq(static_cast<size_t>(3 * C * C));
+    std::vector<float> ws(static_cast<size_t>(3 * C));
+    int64_t j = 0;
+    for (const Linear* l : {&q, &k, &v}) {
+      std::copy(i8_q_[j].i8(), i8_q_[j].i8() + C * C, wq.data() + j * C * C);
+      std::copy(i8_scale_[j].f32(), i8_scale_[j].f32() + C, ws.data() + j * C);
+      std::copy(l->b->value.f32(), l->b->value.f32() + C, p_qkv_bias_.data() + j * C);
+      ++j;
+    }
+    p_qkv_ = PackedWeight::from_i8(wq.data(), ws.data(), 3 * C, C);
+    p_attn_out_ = PackedWeight::from_i8(i8_q_[3].i8(), i8_scale_[3].f32(), C, C);
+    p_ffn_in_ = PackedWeight::from_i8(i8_q_[4].i8(), i8_scale_[4].f32(), I, C);
+    p_ffn_out_ = PackedWeight::from_i8(i8_q_[5].i8(), i8_scale_[5].f32(), C, I);
+    for (const Tensor& t : i8_q_) drop_file_pages(t);  // views of the model file, packed now (peak RSS)
+    i8_q_.clear();
+    i8_scale_.clear();
+    return;
+  }
   // W_q, W_k, W_v stacked (3C, C) and their biases (3C), whether or not the parameters are adjacent.
   std::vector<float> w(static_cast<size_t>(3 * C * C));
-  p_qkv_bias_.resize(static_cast<size_t>(3 * C));
   int64_t j = 0;
   for (const Linear* l : {&q, &k, &v}) {
     std::copy(l->w->value.f32(), l->w->value.f32() + C * C, w.data() + j * C * C);
@@ -268,7 +322,10 @@ void EncoderLayer::set_precision(Precision p, bool release) {
   p_ffn_in_ = PackedWeight::from_f32(p, ffn_in.w->value.f32(), I, C, C);
   p_ffn_out_ = PackedWeight::from_f32(p, ffn_out.w->value.f32(), C, I, I);
   if (release) {
-    for (Param* w : {q.w, k.w, v.w, attn_out.w, ffn_in.w, ffn_out.w}) w->value = Tensor();
+    for (Param* w : {q.w, k.w, v.w, attn_out.w, ffn_in.w, ffn_out.w}) {
+      drop_file_pages(w->value);  // a view of the model file: its pages leave the RSS with it
+      w->value = Tensor();
+    }
     qkv_w_ = Tensor();
   }
 }

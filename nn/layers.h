@@ -19,6 +19,9 @@ namespace tern {
 class Buffer {
  public:
   float* get(int64_t n);  // at least n floats; contents unspecified
+  // Exactly n floats from now on when it holds fewer (the old memory is freed first): sizing a worker's
+  // buffers once for its largest batch keeps get()'s 1.5x growth slack and freed blocks out of the peak.
+  void reserve(int64_t n);
   float* data() const { return t_.defined() ? t_.f32() : nullptr; }
   // The first numel(shape) floats as a tensor view (shares the buffer's storage).
   Tensor view(const Shape& shape) const { return t_.slice(0, 0, shape_numel(shape)).reshape(shape); }
@@ -99,6 +102,9 @@ class EncoderLayer {
   void set_precision(Precision p, bool release = false);
   Precision precision() const { return precision_; }
   bool prepared() const { return !p_qkv_.empty(); }
+  // The four GEMM weights came from the checkpoint as int8 + scales (tern convert --quantize int8): the
+  // layer has no float copy of them and runs only after set_precision(Precision::I8) (PackedWeight::from_i8).
+  bool stored_int8() const { return stored_int8_; }
   // Prepared weights on one thread (a worker's batch, or one OpenMP thread) run attention output, LN1, FFN
   // and LN2 on chunks of row_chunk() rows (96; TERN_ROW_CHUNK overrides) so their activations stay in L2.
   // Same bits as the whole batch at once (every op there is row-wise). set_row_chunk returns the old value.
@@ -124,6 +130,10 @@ class EncoderLayer {
   // bf16 / int8 only: (3C, C) fused QKV, (C, C) attention output, (I, C) FFN in, (C, I) FFN out.
   PackedWeight p_qkv_, p_attn_out_, p_ffn_in_, p_ffn_out_;
   std::vector<float> p_qkv_bias_;  // (3C) the QKV biases side by side for p_qkv_
+  // stored_int8_: q, k, v, attn_out, ffn_in, ffn_out int8 weights (views of the file) and their float32
+  // scales, until set_precision packs them.
+  bool stored_int8_ = false;
+  std::vector<Tensor> i8_q_, i8_scale_;
 };
 
 }  // namespace tern

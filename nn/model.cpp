@@ -94,6 +94,13 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
                                         p + ".embeddings.position_ids"};
   if (!pooler_) skippable.push_back(pool + ".");
   ps_.finish(skippable);
+  bool stored_int8 = false;
+  for (const auto& l : layers_) stored_int8 = stored_int8 || l.stored_int8();
+  if (stored_int8 && opt.precision != Precision::I8)
+    TERN_FAIL(source << ": its encoder weights are stored as int8 (tern convert --quantize int8): it runs "
+                        "for inference in int8 only (precision int8), not "
+                     << precision_name(opt.precision)
+                     << "; training and fp32 / bf16 need the float model it was converted from");
   if (opt.precision != Precision::F32 || opt.prepare_inference) {
     precision_ = opt.precision;
     prepared_ = true;
@@ -372,6 +379,24 @@ ModelOutputs LoadedModel::forward_packed(Workspace& ws, const PackedInput& in) c
 
 ModelRunner::ModelRunner(std::shared_ptr<const LoadedModel> model) : model_(std::move(model)) {
   TERN_CHECK(model_, "ModelRunner: no model");
+}
+
+void ModelRunner::reserve_packed(int64_t tokens, int64_t B) {
+  // What forward_packed and EncoderLayer::forward_tokens get() per batch (the attention scratch and the
+  // heads' (B, L) buffers are small and left to grow).
+  const int64_t C = model_->config().hidden, I = model_->config().intermediate;
+  ws_.x0.reserve(tokens * C);
+  ws_.x1.reserve(tokens * C);
+  LayerCache& l = ws_.layer;
+  l.qkv.reserve(tokens * 3 * C);
+  l.ctx.reserve(tokens * C);
+  // A worker's batch runs the block's row-wise tail on chunks of row_chunk() rows (chunk-sized buffers).
+  const int64_t R = std::min(tokens, EncoderLayer::row_chunk());
+  for (Buffer* b : {&l.attn_ln_in, &l.h, &l.ln2_in}) b->reserve(R * C);
+  l.ffn_act.reserve(R * I);
+  ws_.first.reserve(B * C);
+  ws_.pooled.reserve(B * C);
+  ws_.pos_ids.reserve(static_cast<size_t>(tokens));
 }
 
 ModelOutputs ModelRunner::forward_packed(const PackedInput& in) {

@@ -76,7 +76,8 @@ struct ModelOptions {
   std::vector<HeadSpec> extra_heads;  // more heads on the same encoder, after the config's own
   // Inference precision of the encoder layers' weight GEMMs (EncoderLayer::set_precision): bf16 / int8
   // prepare the weights at load and fail here when the CPU lacks the instructions. The embeddings,
-  // LayerNorm, softmax, pooler and heads stay fp32. Training needs fp32.
+  // LayerNorm, softmax, pooler and heads stay fp32. Training needs fp32. A checkpoint with int8-stored
+  // encoder weights (tern convert --quantize int8) needs I8 here (an error naming it otherwise).
   Precision precision = Precision::F32;
   // Inference only: prepare the encoder layers' weights for their GEMMs at load in every precision (fp32
   // too: tern's prepacked kernel) and free the parameters' own copies. Such a model cannot be trained.
@@ -211,6 +212,10 @@ class ModelRunner {
   ModelOutputs forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids);
   // A packed variable-length batch (see PackedInput); outputs as LoadedModel::forward_packed.
   ModelOutputs forward_packed(const PackedInput& in);
+  // Sizes the buffers forward_packed uses for a batch of up to `tokens` tokens in `B` sequences, exactly
+  // (a caller that knows its largest batch ahead, e.g. one length-sorted window, calls it first: the
+  // buffers are then allocated once instead of growing batch by batch; peak memory).
+  void reserve_packed(int64_t tokens, int64_t B);
   const LoadedModel& model() const { return *model_; }
   const std::shared_ptr<const LoadedModel>& shared_model() const { return model_; }
 

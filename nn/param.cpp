@@ -83,6 +83,52 @@ Param* ParamStore::take(const std::string& name, const Shape& shape, Init init, 
   return &params_.back();
 }
 
+bool ParamStore::is_int8(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it != tensors_.end() && it->second.dtype() == DType::I8;
+}
+
+Param* ParamStore::take_int8(const std::string& name, int64_t rows, int64_t cols, Tensor& q, Tensor& scale) {
+  TERN_CHECK(find(name) == nullptr, "parameter " << name << " taken twice");
+  auto it = tensors_.find(name);
+  if (it == tensors_.end() || it->second.dtype() != DType::I8)
+    TERN_FAIL(source_ << ": tensor " << name
+                      << " is not stored as int8 (int8 weights come from `tern convert "
+                      << "--quantize int8`, all four GEMM weights of a layer together)");
+  const Shape want = {rows, cols};
+  if (it->second.shape() != want)
+    TERN_FAIL(source_ << ": int8 tensor " << name << " has shape " << shape_str(it->second.shape())
+                      << ", expected " << shape_str(want));
+  const std::string sname = name + "_scale";
+  auto st = tensors_.find(sname);
+  if (st == tensors_.end())
+    TERN_FAIL(source_ << ": int8 tensor " << name << " has no scales: missing tensor " << sname << " float32 "
+                      << shape_str({rows}));
+  const Tensor& s = st->second;
+  if (s.shape() != Shape{rows})
+    TERN_FAIL(source_ << ": tensor " << sname << " has shape " << shape_str(s.shape()) << ", expected "
+                      << shape_str({rows}) << " (one scale per output channel of " << name << ")");
+  if (s.dtype() != DType::F32 && s.dtype() != DType::F16 && s.dtype() != DType::BF16)
+    TERN_FAIL(source_ << ": tensor " << sname << " has dtype " << dtype_name(s.dtype())
+                      << ", expected float32");
+  q = it->second.contiguous();
+  scale = s.dtype() == DType::F32 ? s.contiguous() : s.to(DType::F32);
+  const float* sp = scale.f32();
+  for (int64_t o = 0; o < rows; ++o)
+    if (!std::isfinite(sp[o]) || !(sp[o] > 0.f))
+      TERN_FAIL(source_ << ": tensor " << sname << " holds " << sp[o] << " at (" << o
+                        << "); int8 scales must be finite and positive");
+  tensors_.erase(it);
+  tensors_.erase(st);
+  Param p;
+  p.name = name;
+  p.no_decay = is_no_decay(name);
+  p.from_checkpoint = true;
+  p.trainable = false;
+  params_.push_back(std::move(p));
+  return &params_.back();
+}
+
 void ParamStore::finish(const std::vector<std::string>& skippable) {
   std::vector<std::string> unexpected;
   for (auto& [name, t] : tensors_) {

@@ -42,6 +42,12 @@ class ParamStore {
   // The parameter `name` with `shape`. Missing: error, unless `initialisable` and the options allow it.
   Param* take(const std::string& name, const Shape& shape, Init init, bool initialisable = false);
   bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  // Stored int8 weights (weights/model_file.h: `name` int8 (rows, cols), `name` + "_scale" float (rows)).
+  bool is_int8(const std::string& name) const;
+  // Takes an int8 weight and its scales (checked: present, shapes, float scales; named in errors) into q
+  // (int8 (rows, cols)) and scale (float32 (rows)). The returned parameter has no float value: an
+  // int8-stored layer computes only through PackedWeight::from_i8 (inference in int8).
+  Param* take_int8(const std::string& name, int64_t rows, int64_t cols, Tensor& q, Tensor& scale);
 
   // Checks that every checkpoint tensor was used. Tensors whose names start with one of
   // `skippable_prefixes` (an unused MLM head) are reported in skipped(); any other leftover is an error.

@@ -20,6 +20,8 @@ size_t dtype_size(DType t) {
       return 4;
     case DType::I64:
       return 8;
+    case DType::I8:
+      return 1;
   }
   return 0;
 }
@@ -36,6 +38,8 @@ const char* dtype_name(DType t) {
       return "int32";
     case DType::I64:
       return "int64";
+    case DType::I8:
+      return "int8";
   }
   return "?";
 }
@@ -46,7 +50,8 @@ DType dtype_from_name(const std::string& n) {
   if (n == "bfloat16" || n == "bf16") return DType::BF16;
   if (n == "int32" || n == "i32") return DType::I32;
   if (n == "int64" || n == "i64") return DType::I64;
-  TERN_FAIL("unknown dtype '" << n << "' (expected float32, float16, bfloat16, int32 or int64)");
+  if (n == "int8" || n == "i8") return DType::I8;
+  TERN_FAIL("unknown dtype '" << n << "' (expected float32, float16, bfloat16, int32, int64 or int8)");
 }
 
 static inline uint32_t bits_of(float f) {

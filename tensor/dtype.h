@@ -6,10 +6,10 @@
 
 namespace tern {
 
-enum class DType : uint8_t { F32, F16, BF16, I32, I64 };
+enum class DType : uint8_t { F32, F16, BF16, I32, I64, I8 };  // I8: stored int8 weights (convert --quantize)
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);                 // "float32", "float16", "bfloat16", "int32", "int64"
+const char* dtype_name(DType t);                 // "float32", "float16", "bfloat16", "int32", "int64", "int8"
 DType dtype_from_name(const std::string& name);  // throws tern::Error on an unknown name
 
 // IEEE half <-> float (round to nearest even), bfloat16 <-> float (round to nearest even, NaN kept NaN).

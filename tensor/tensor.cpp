@@ -1,5 +1,8 @@
 #include "tensor/tensor.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -47,6 +50,20 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t bytes, std::shared_ptr
   s->owned_ = false;
   s->keeper_ = std::move(keeper);
   return s;
+}
+
+std::shared_ptr<Storage> Storage::wrap_file(void* data, size_t bytes, std::shared_ptr<void> keeper) {
+  auto s = wrap(data, bytes, std::move(keeper));
+  s->file_backed_ = true;
+  return s;
+}
+
+void drop_file_pages(const Tensor& t) {
+  if (!t.defined() || !t.storage()->file_backed() || !t.is_contiguous()) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(t.raw()), e = a + t.nbytes();
+  const uintptr_t a0 = (a + page - 1) / page * page, e0 = e / page * page;
+  if (e0 > a0) madvise(reinterpret_cast<void*>(a0), e0 - a0, MADV_DONTNEED);
 }
 
 Storage::~Storage() {
@@ -137,6 +154,10 @@ int64_t* Tensor::i64() const {
 int32_t* Tensor::i32() const {
   TERN_CHECK(dtype_ == DType::I32, "expected an int32 tensor, got " << describe());
   return static_cast<int32_t*>(raw());
+}
+int8_t* Tensor::i8() const {
+  TERN_CHECK(dtype_ == DType::I8, "expected an int8 tensor, got " << describe());
+  return static_cast<int8_t*>(raw());
 }
 uint16_t* Tensor::u16() const {
   TERN_CHECK(dtype_ == DType::F16 || dtype_ == DType::BF16,

@@ -23,6 +23,8 @@ class Storage {
   static std::shared_ptr<Storage> allocate(size_t bytes);
   // A view over `data` (must stay valid while `keeper` lives).
   static std::shared_ptr<Storage> wrap(void* data, size_t bytes, std::shared_ptr<void> keeper);
+  // The same over a private mapping of a file (a model file's zero-copy tensors): see drop_file_pages.
+  static std::shared_ptr<Storage> wrap_file(void* data, size_t bytes, std::shared_ptr<void> keeper);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -30,14 +32,22 @@ class Storage {
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   bool owned() const { return owned_; }
+  bool file_backed() const { return file_backed_; }
 
  private:
   Storage() = default;
   void* data_ = nullptr;
   size_t bytes_ = 0;
   bool owned_ = false;
+  bool file_backed_ = false;
   std::shared_ptr<void> keeper_;
 };
+
+class Tensor;
+// Peak memory: for a tensor that views a mapped model file (Storage::wrap_file) and that nobody wrote to,
+// gives the resident pages wholly inside its bytes back (madvise MADV_DONTNEED): they no longer count in the
+// process's RSS and fault in again from the file (same bytes) if read later. No-op for any other tensor.
+void drop_file_pages(const Tensor& t);
 
 class Tensor {
  public:
@@ -69,6 +79,7 @@ class Tensor {
   float* f32() const;
   int64_t* i64() const;
   int32_t* i32() const;
+  int8_t* i8() const;
   uint16_t* u16() const;  // F16 / BF16 bits
 
   // Views (share storage).

@@ -606,13 +606,15 @@ Tensor read_tensor(hid_t dset, const std::string& file, const std::string& name,
         target = DType::I32;
       else if (ti.is_signed && ti.size == 8)
         target = DType::I64;
+      else if (ti.is_signed && ti.size == 1 && !ti.is_enum)
+        target = DType::I8;  // stored int8 weights (tern convert --quantize int8)
       else
         TERN_FAIL(ctx << " has unsupported dtype " << ti.desc
-                      << " (tern reads float32, float16, bfloat16, float64, int32 and int64)");
+                      << " (tern reads float32, float16, bfloat16, float64, int8, int32 and int64)");
       break;
     default:
       TERN_FAIL(ctx << " has unsupported dtype " << ti.desc
-                    << " (tern reads float32, float16, bfloat16, float64, int32 and int64)");
+                    << " (tern reads float32, float16, bfloat16, float64, int8, int32 and int64)");
   }
   bool is_int = ti.kind == Kind::Int;
   if (is_int && !spec.ints_allowed)
@@ -658,7 +660,7 @@ Tensor read_tensor(hid_t dset, const std::string& file, const std::string& name,
        (is_int && ti.is_signed && ti.size == dtype_size(target)));
   if (spec.map && numel > 0 && layout == H5D_CONTIGUOUS && nfilters == 0 && same_bytes && offset % 64 == 0 &&
       offset <= spec.map->size() && stored_bytes <= spec.map->size() - offset) {
-    auto storage = Storage::wrap(spec.map->mutable_data() + offset, stored_bytes, spec.map);
+    auto storage = Storage::wrap_file(spec.map->mutable_data() + offset, stored_bytes, spec.map);
     if (zero_copy) *zero_copy = true;
     return Tensor::view_of(storage, 0, shape, target);
   }
@@ -691,6 +693,8 @@ Tensor read_tensor(hid_t dset, const std::string& file, const std::string& name,
       dst[i] = ti.is_signed ? raw[i] : static_cast<int64_t>(static_cast<uint8_t>(raw[i]));
   } else if (target == DType::I64) {
     read(H5T_NATIVE_INT64, t.raw());
+  } else if (target == DType::I8) {
+    read(H5T_NATIVE_INT8, t.raw());
   } else {
     read(H5T_NATIVE_INT32, t.raw());
   }
@@ -717,6 +721,9 @@ void write_tensor(hid_t loc, const std::string& name, const Tensor& t, hid_t lcp
       break;
     case DType::I64:
       ftype = H5T_STD_I64LE, mtype = H5T_NATIVE_INT64;
+      break;
+    case DType::I8:
+      ftype = H5T_STD_I8LE, mtype = H5T_NATIVE_INT8;
       break;
     default:
       TERN_FAIL("tensor '" << name << "': cannot store dtype " << dtype_name(c.dtype()));

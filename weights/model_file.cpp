@@ -41,7 +41,12 @@ void write_tensors(hid_t file, const char* group, const TensorMap& tensors, std:
   for (const auto& [name, t] : tensors) {
     if (!t.defined()) TERN_FAIL("cannot save " << group << "/" << name << ": undefined tensor");
     Tensor out = t;
-    if (storage && is_float(t.dtype()) && t.dtype() != *storage) {
+    // The float32 scales of an int8 weight stay float32 (the int8 product is defined with them).
+    const size_t sl = std::char_traits<char>::length(kInt8ScaleSuffix);
+    const bool int8_scale = name.size() > sl && name.compare(name.size() - sl, sl, kInt8ScaleSuffix) == 0 &&
+                            tensors.count(name.substr(0, name.size() - sl)) &&
+                            tensors.at(name.substr(0, name.size() - sl)).dtype() == DType::I8;
+    if (storage && is_float(t.dtype()) && t.dtype() != *storage && !int8_scale) {
       out = t.to(*storage);
       // float16 tops out at 65504: refuse to turn finite weights into Inf.
       if (!is_finite_all(out) && is_finite_all(t))
@@ -114,6 +119,7 @@ void read_tensor_group(hid_t file, const char* group, const std::string& path, c
         h5::own(H5Dopen2(g, name.c_str(), H5P_DEFAULT), path + ": cannot open tensor '" + full + "'");
     Tensor t = h5::read_tensor(d, path, full, spec);
     if (!opt.allow_nonfinite) check_finite(full, t, path);
+    drop_file_pages(t);  // the check read every page: give them back until the model reads them again
     out.emplace(name, std::move(t));
   }
 }
@@ -232,6 +238,12 @@ size_t first_nonfinite(const Bits* p, size_t n, IsBad bad) {
 }
 
 }  // namespace
+
+bool has_int8_weights(const ModelBundle& m) {
+  for (const auto& [name, t] : m.tensors)
+    if (t.defined() && t.dtype() == DType::I8) return true;
+  return false;
+}
 
 void check_finite(const std::string& name, const Tensor& t, const std::string& file) {
   if (!t.defined() || !is_float(t.dtype()) || t.numel() == 0) return;

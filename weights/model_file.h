@@ -39,6 +39,13 @@ void save_model(const std::string& path, const ModelBundle& m, DType storage);
 // Reads a tern model file; throws tern::Error naming the file (and tensor) on anything wrong.
 ModelBundle load_model(const std::string& path, const LoadOptions& opt = {});
 
+// Stored int8 weights (`tern convert --quantize int8`, docs/model-format.md): `<name>` is an int8 (rows,
+// cols) dataset and `<name>_scale` its float32 (rows) per-output-channel scales, w[o, i] = scale[o] * q[o,
+// i].
+constexpr const char* kInt8ScaleSuffix = "_scale";
+// True when the bundle holds an int8 tensor (a model quantised at convert time).
+bool has_int8_weights(const ModelBundle& m);
+
 // Throws tern::Error naming the tensor and the first bad index when a float tensor holds NaN or Inf.
 void check_finite(const std::string& name, const Tensor& t, const std::string& file);
 

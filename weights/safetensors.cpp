@@ -144,7 +144,7 @@ TensorMap read_safetensors(const std::string& path) {
                  : e.st_dtype == "I32"  ? DType::I32
                                         : DType::I64;
       if (bytes > 0 && reinterpret_cast<uintptr_t>(p) % 64 == 0) {
-        t = Tensor::view_of(Storage::wrap(p, bytes, map), 0, e.shape, dt);  // zero-copy
+        t = Tensor::view_of(Storage::wrap_file(p, bytes, map), 0, e.shape, dt);  // zero-copy
       } else {
         t = Tensor::empty(e.shape, dt);  // safetensors data need not be 64-byte aligned
         if (bytes) std::memcpy(t.raw(), p, bytes);

@@ -132,4 +132,13 @@ State verify(const std::string& path) {
   return State::Sealed;
 }
 
+bool has_header(const std::string& path) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) return false;
+  struct stat st;
+  if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  unsigned char h[16] = {0};
+  return ::pread(f.fd, h, 16, 0) == 16 && std::memcmp(h, kMagic, 16) == 0;
+}
+
 }  // namespace tern::seal

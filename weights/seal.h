@@ -20,5 +20,8 @@ enum class State { Sealed, NoSeal };
 // Sealed: size and CRC verified (throws tern::Error naming `path` on a mismatch). NoSeal: the file has no
 // tern header (an HDF5 file written by another tool); the caller decides.
 State verify(const std::string& path);
+// True when `path` is a regular file whose first bytes are tern's header magic (a file tern wrote; nothing
+// else is checked: verify() does that).
+bool has_header(const std::string& path);
 
 }  // namespace tern::seal
