@@ -51,12 +51,14 @@ std::atomic<int64_t>& small_m_limit() {
   return v;
 }
 
-// tern's packed GEMM (gemm_packed_avx512.cpp) instead of oneDNN: 0 never, 1 where it measured faster
-// (use_packed below), 2 always (bench/gemm_bench compares the two).
+// tern's packed GEMM (gemm_packed_avx512.cpp) instead of oneDNN: 0 never, 1 for the training shapes
+// (use_packed below), 2 always (bench/gemm_bench compares the two). Default 0: on a quiet machine the
+// training step measured the same with either (bench/train_bench, 2 threads, docs/results.md: base 32x32
+// 2791 vs 2817 ms, 32x64 5627 vs 5321, mini 128 vs 124, 243 vs 236 packed vs oneDNN).
 // TERN_GEMM_PACKED=0|1|2 in the environment sets it (A/B runs of bench/train_bench).
 int initial_packed_mode() {
   const char* e = std::getenv("TERN_GEMM_PACKED");
-  if (!e || !*e) return 1;
+  if (!e || !*e) return 0;
   TERN_CHECK((e[0] == '0' || e[0] == '1' || e[0] == '2') && !e[1],
              "TERN_GEMM_PACKED='" << e << "': expected 0, 1 or 2");
   return e[0] - '0';
@@ -104,8 +106,8 @@ bool use_small_m(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
   return (M <= limit || (K >= 2 * N && M <= 4 * limit)) && detail::kernels_use_avx512();
 }
 
-// The training step's GEMMs (M, N, K all >= 128: B*T tokens x hidden / intermediate sizes) go to the packed
-// kernel in every transposition; measured with bench/gemm_bench's training table (docs/results.md).
+// With TERN_GEMM_PACKED=1 the training step's GEMMs (M, N, K all >= 128: B*T tokens x hidden / intermediate
+// sizes) go to the packed kernel in every transposition (bench/gemm_bench's training table).
 bool use_packed(int64_t M, int64_t N, int64_t K) {
   const int mode = packed_mode().load(std::memory_order_relaxed);
   if (mode == 0 || !detail::kernels_use_avx512()) return false;

@@ -95,8 +95,9 @@ TEST(GemmPacked, EmptyReduction) {
   EXPECT_EQ(c[2], 0.f);
 }
 
-// tern::sgemm sends the training shapes (M, N, K >= 128) to the packed GEMM: with the packed path off and
-// forced on, the results agree to rounding and differ from each other in some bits (so the route is taken).
+// In mode 1 (TERN_GEMM_PACKED=1; the default is 0, oneDNN) tern::sgemm sends the training shapes (M, N, K >=
+// 128) to the packed GEMM: its bits are the packed GEMM's, and with the packed path off the results agree to
+// rounding.
 TEST(GemmPacked, SgemmRoutesTrainingShapes) {
   if (!detail::kernels_use_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   set_gemm_backend(GemmBackend::Dnnl);
@@ -106,13 +107,14 @@ TEST(GemmPacked, SgemmRoutesTrainingShapes) {
     for (int tb = 0; tb < 2; ++tb) {
       const int64_t lda = ta ? M : K, ldb = tb ? K : N;
       std::vector<float> dflt(M * N), packed(M * N), off(M * N), r(M * N);
+      const int old = detail::set_gemm_packed_mode(1);
       sgemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, dflt.data(), N);
       detail::sgemm_packed(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, packed.data(), N, 1);
-      const int old = detail::set_gemm_packed_mode(0);
+      detail::set_gemm_packed_mode(0);
       sgemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, off.data(), N);
       detail::set_gemm_packed_mode(old);
       ref::sgemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, r.data(), N);
-      EXPECT_EQ(dflt, packed) << "ta=" << ta << " tb=" << tb << ": the default route is the packed GEMM";
+      EXPECT_EQ(dflt, packed) << "ta=" << ta << " tb=" << tb << ": mode 1's route is the packed GEMM";
       EXPECT_LT(worst_rel(off, r, M, N, N), 2e-5);
       EXPECT_LT(worst_rel(dflt, r, M, N, N), 2e-5);
     }
