@@ -213,18 +213,17 @@ void EncoderLayer::forward_tokens(const float* x, float* y, int64_t N, LayerCach
                                keep_probs ? cc.ln1_rstd.get(N) : nullptr);
   // Feed-forward.
   float* f = cc.ffn_act.get(N * I);
-  if (packed)  // bias and activation in the GEMM's store (the tile still in registers)
+  if (packed) {  // bias and activation in the GEMM's store (the tile still in registers)
     p_ffn_in_.gemm(N, h, C, ffn_in.b->value.f32(), 0.f, f, I, act);
-  else
-    ffn_in.forward(h, f, N, /*add_bias=*/false);
-  if (packed) {
   } else if (keep_probs) {
+    ffn_in.forward(h, f, N, /*add_bias=*/false);
     // Training keeps the pre-activation for the backward of the activation.
     float* pre = cc.ffn_pre.get(N * I);
     add_bias(f, ffn_in.b->value.f32(), N, I);
     std::copy(f, f + N * I, pre);
     bias_act(f, nullptr, N, I, act);
   } else {
+    ffn_in.forward(h, f, N, /*add_bias=*/false);
     bias_act(f, ffn_in.b->value.f32(), N, I, act);
   }
   float* o = cc.ln2_in.get(N * C);
