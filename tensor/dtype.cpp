@@ -1,5 +1,6 @@
 #include "tensor/dtype.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <cstring>
@@ -130,7 +131,11 @@ __attribute__((target("avx2,f16c"))) size_t convert_f16_to_f32_f16c(const uint16
 }  // namespace
 
 void convert_f16_to_f32(const uint16_t* src, float* dst, size_t n) {
-  static const bool fast = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // F16C by CPUID (leaf 1, ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
+  static const bool fast = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+  }();
   size_t i = fast ? convert_f16_to_f32_f16c(src, dst, n) : 0;
   for (; i < n; ++i) dst[i] = f16_to_f32(src[i]);
 }
