@@ -375,8 +375,12 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
       in.ids = w.ids.data();
       in.offsets = w.offsets.data();
       in.B = n;
+      // Mean pooling reads every token's final state; the heads and CLS pooling only the first token's.
+      in.first_token_only = opt_.pool != Pool::Mean;
       const ModelOutputs o = w.models[mi].forward_packed(in);
-      const float* hs = o.last_hidden_state.f32();  // (tokens, C)
+      // (tokens, C), or (n, C) when the model computed the first tokens alone
+      const float* hs = o.last_hidden_state.f32();
+      const bool first_rows = o.last_hidden_state.size(0) == n && o.last_hidden_state.size(0) != w.offsets[n];
       for (int64_t i = 0; i < n; ++i) {
         const int64_t row = order[r0 + i];
         for (size_t mk : heads) {
@@ -387,7 +391,7 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
           std::memcpy(&res[mk].logits[row * L], z.f32() + i * L, L * sizeof(float));
         }
         if (opt_.pool == Pool::Cls) {
-          std::memcpy(&r.embeddings[row * C], hs + w.offsets[i] * C, C * sizeof(float));
+          std::memcpy(&r.embeddings[row * C], hs + (first_rows ? i : w.offsets[i]) * C, C * sizeof(float));
         } else if (opt_.pool == Pool::Mean) {
           // Mean over the real tokens (special tokens included, as sentence-transformers' mean pooling).
           const int64_t t0 = w.offsets[i], len = w.offsets[i + 1] - t0;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include <omp.h>
 
@@ -160,11 +161,28 @@ void EncoderLayer::forward_packed(const float* x, float* y, const int64_t* offse
                                   LayerCache& cc) const {
   const int64_t N = offsets[B];
   forward_tokens(x, y, N, cc, false, nullptr, [&](const float* qkv, float* ctx) {
-    // Inference keeps no probabilities: the probs buffer is the per-thread score scratch.
-    float* scratch = cc.probs.get(std::max<int64_t>(1, attention_packed_scratch(offsets, B, D)));
+    // Inference keeps no probabilities: the probs buffer is the per-thread score scratch. A model whose
+    // GEMMs run bf16 / int8 gets the bf16 attention products too.
+    const bool lowp = prepared() && p_qkv_.precision() != Precision::F32;
+    float* scratch = cc.probs.get(std::max<int64_t>(1, attention_packed_scratch(offsets, B, D, lowp)));
     attention_packed(qkv, qkv + C, qkv + 2 * C, 3 * C, offsets, B, H, D,
-                     1.f / std::sqrt(static_cast<float>(D)), ctx, C, scratch);
+                     1.f / std::sqrt(static_cast<float>(D)), ctx, C, scratch, lowp);
   });
+}
+
+void EncoderLayer::forward_packed_first(const float* x, float* y, const int64_t* offsets, int64_t B,
+                                        LayerCache& cc) const {
+  TERN_CHECK(prepared(), "forward_packed_first needs the layer's weights prepared (set_precision)");
+  const int64_t N = offsets[B];
+  float* qkv = cc.qkv.get(N * 3 * C);  // (N, 3C)
+  p_qkv_.gemm(N, x, C, p_qkv_bias_.data(), 0.f, qkv, 3 * C);
+  float* ctx = cc.ctx.get(B * C);  // (B, C)
+  float* scratch = cc.probs.get(std::max<int64_t>(1, attention_first_scratch(offsets, B)));
+  attention_packed_first(qkv, qkv + C, qkv + 2 * C, 3 * C, offsets, B, H, D,
+                         1.f / std::sqrt(static_cast<float>(D)), ctx, C, scratch);
+  float* xf = cc.out.get(B * C);  // (B, C) the residual rows of the first tokens
+  for (int64_t b = 0; b < B; ++b) std::memcpy(xf + b * C, x + offsets[b] * C, C * sizeof(float));
+  tail_rows_chunked(xf, ctx, y, B, cc);  // row-wise: the same as on all rows, for these rows
 }
 
 // The token-wise part of the block (every op but attention works row by row on N = B*T or packed rows).

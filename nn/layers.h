@@ -88,6 +88,10 @@ class EncoderLayer {
   // Inference on a packed variable-length batch: sequence b holds rows [offsets[b], offsets[b+1]) of x and
   // y (N = offsets[B] rows of C) and attends to its own tokens only. offsets: (B + 1).
   void forward_packed(const float* x, float* y, const int64_t* offsets, int64_t B, LayerCache& cache) const;
+  // forward_packed for the first token of each sequence only (prepared weights): K and V for every token,
+  // everything else for the first tokens. y: (B, C), row b = the output of row offsets[b].
+  void forward_packed_first(const float* x, float* y, const int64_t* offsets, int64_t B,
+                            LayerCache& cache) const;
   // Backward of a training forward with input x and cache: dy (B*T, C) in; dx (B*T, C) written when
   // non-null. Parameter gradients accumulate when the layer is trainable.
   void backward(const float* x, const float* dy, float* dx, int64_t B, int64_t T, LayerCache& cache,

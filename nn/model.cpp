@@ -362,14 +362,20 @@ ModelOutputs LoadedModel::forward_packed(Workspace& ws, const PackedInput& in) c
   float* b = ws.x1.get(N * C);
   embed_rows(in.ids, type_ ? in.token_type_ids : nullptr, N, pos_ids.data(), a);
   layer_norm(a, emb_ln_.gamma->value.f32(), emb_ln_.beta->value.f32(), a, N, C, emb_ln_.eps);
-  for (const auto& layer : layers_) {
-    layer.forward_packed(a, b, in.offsets, B, ws.layer);
+  // The last layer for the first tokens alone when nothing else is read (prepared weights).
+  const bool first_only = in.first_token_only && !layers_.empty() && layers_.back().prepared();
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    if (first_only && l + 1 == layers_.size())
+      layers_[l].forward_packed_first(a, b, in.offsets, B, ws.layer);
+    else
+      layers_[l].forward_packed(a, b, in.offsets, B, ws.layer);
     std::swap(a, b);
   }
   ModelOutputs out;
-  out.last_hidden_state = (a == ws.x0.data() ? ws.x0 : ws.x1).view({N, C});
+  out.last_hidden_state = (a == ws.x0.data() ? ws.x0 : ws.x1).view({first_only ? B : N, C});
   float* first = ws.first.get(B * C);  // (B, C)
-  for (int64_t i = 0; i < B; ++i) std::memcpy(first + i * C, a + in.offsets[i] * C, C * sizeof(float));
+  for (int64_t i = 0; i < B; ++i)
+    std::memcpy(first + i * C, a + (first_only ? i : in.offsets[i]) * C, C * sizeof(float));
   pool_and_heads(ws, B, nullptr, out);
   ws.train = false;
   return out;

@@ -34,6 +34,9 @@ struct PackedInput {
   const int64_t* offsets = nullptr;  // (B + 1) sequence b = rows [offsets[b], offsets[b+1]), offsets[0] = 0
   const int64_t* token_type_ids = nullptr;  // (N), or null: zeros
   int64_t B = 0;
+  // Only the first token's final hidden state is read (the pooler, the heads, CLS pooling): the last layer
+  // computes it alone (K and V for every token, the rest for B rows), and last_hidden_state is (B, C).
+  bool first_token_only = false;
 };
 
 // Dropout probabilities of a training forward (HF: hidden_dropout_prob, attention_probs_dropout_prob,
@@ -141,7 +144,8 @@ class LoadedModel {
   ModelOutputs forward(Workspace& ws, const Tensor& input_ids, const Tensor& attention_mask,
                        const Tensor& token_type_ids, const Dropout* train = nullptr) const;
 
-  // Inference on a packed batch: last_hidden_state is (N, C) (row offsets[b] is sequence b's first token);
+  // Inference on a packed batch: last_hidden_state is (N, C) (row offsets[b] is sequence b's first token;
+  // (B, C), row b, with in.first_token_only and prepared weights);
   // pooler_output, logits and head_logits are (B, ...) as for forward(). Same values as forward() on the
   // padded batch, up to float rounding.
   ModelOutputs forward_packed(Workspace& ws, const PackedInput& in) const;

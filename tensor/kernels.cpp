@@ -15,6 +15,7 @@
 #include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
 #include "tensor/lowp_impl.h"
+#include "tensor/packed_weight.h"
 
 namespace tern {
 
@@ -282,26 +283,49 @@ void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, 
 
 namespace {
 // Per-thread scratch of attention_packed: S (lmax, lmax), then K^T of one head packed for the fp32 6x64
-// kernel, (ceil(lmax / 64), D, 64).
-int64_t packed_scratch_floats(int64_t lmax, int64_t D) {
-  return lmax * lmax + (lmax + 63) / 64 * 64 * D;
+// kernel, (ceil(lmax / 64), D, 64), or (bf16) the bf16 copies of Q, K^T, P and V (lowp::attn_bf16_buf),
+// each start 64-byte aligned when scratch is.
+int64_t packed_scratch_floats(int64_t lmax, int64_t D, bool bf16) {
+  const int64_t s = (lmax * lmax + 15) / 16 * 16;
+  return s + (bf16 ? (detail::lowp::attn_bf16_buf(lmax, D) + 1) / 2 : (lmax + 63) / 64 * 64 * D);
+}
+
+// TERN_LOWP_ATTENTION=0 keeps attention in fp32 under --precision bf16 / int8 (comparisons).
+bool lowp_attention_env() {
+  static const bool on = [] {
+    const char* e = std::getenv("TERN_LOWP_ATTENTION");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+// The bf16 products run when asked for, on AVX-512 with AVX512-BF16 (not under TERN_ISA=baseline, another
+// GEMM backend or TERN_PRECISION_FORCE_REF), for head sizes that are multiples of 32.
+bool use_bf16_attention(bool asked, int64_t D) {
+  if (!asked || D % 32 != 0 || !lowp_attention_env()) return false;
+  if (!detail::kernels_use_avx512() || gemm_backend() != GemmBackend::Dnnl) return false;
+  const char* f = std::getenv("TERN_PRECISION_FORCE_REF");
+  if (f && *f && std::strcmp(f, "0") != 0) return false;
+  return detail::lowp_cpu_supports(Precision::BF16);
 }
 }  // namespace
 
-int64_t attention_packed_scratch(const int64_t* offsets, int64_t B, int64_t D) {
+int64_t attention_packed_scratch(const int64_t* offsets, int64_t B, int64_t D, bool bf16) {
   int64_t lmax = 0;
   for (int64_t b = 0; b < B; ++b) lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
-  return static_cast<int64_t>(omp_get_max_threads()) * packed_scratch_floats(lmax, D);
+  return static_cast<int64_t>(omp_get_max_threads()) *
+         packed_scratch_floats(lmax, D, use_bf16_attention(bf16, D));
 }
 
 // One (sequence, head) pair per task: S = scale Q_b K_b^T, softmax in place, then O = P V by attn_pv.
 // With AVX-512, S comes from the fp32 6x64 micro-kernel of PackedWeight (tensor/lowp_avx512.cpp) against
 // scale * K_b^T packed in its layout (K^T's rows are broadcast-FMA'd 16 keys at a time: no horizontal
 // sums, which the dot-product kernel of the sgemm path spent most of its time on at D = 64); the baseline
-// build goes through sgemm.
+// build goes through sgemm. bf16 = true (the model runs bf16 / int8 GEMMs): both products on the bf16
+// kernel (lowp::avx512::attn_scores_bf16 / attn_pv_bf16), softmax still fp32.
 void attention_packed(const float* q, const float* k, const float* v, int64_t ld_in, const int64_t* offsets,
                       int64_t B, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
-                      float* scratch) {
+                      float* scratch, bool bf16) {
   TERN_CHECK(B >= 0 && H > 0 && D > 0 && offsets[0] == 0,
              "attention_packed sizes B=" << B << " H=" << H << " D=" << D);
   int64_t lmax = 0;
@@ -310,7 +334,8 @@ void attention_packed(const float* q, const float* k, const float* v, int64_t ld
     lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
   }
   const bool fast = detail::kernels_use_avx512() && gemm_backend() == GemmBackend::Dnnl;
-  const int64_t per_thread = packed_scratch_floats(lmax, D);
+  const bool low = use_bf16_attention(bf16, D);
+  const int64_t per_thread = packed_scratch_floats(lmax, D, low);
   const int64_t pairs = B * H;
 #pragma omp parallel for schedule(dynamic, 1) if (pairs > 1)
   for (int64_t p = 0; p < pairs; ++p) {
@@ -320,19 +345,26 @@ void attention_packed(const float* q, const float* k, const float* v, int64_t ld
     const float* qb = q + o * ld_in + h * D;
     const float* kb = k + o * ld_in + h * D;
     const float* vb = v + o * ld_in + h * D;
+    float* ob = out + o * ld_out + h * D;
+    if (low) {
+      uint16_t* buf = reinterpret_cast<uint16_t*>(S + (lmax * lmax + 15) / 16 * 16);
+      detail::lowp::avx512::attn_scores_bf16(qb, kb, ld_in, L, D, scale, S, buf);
+      softmax_rows(S, L, L, nullptr);
+      detail::lowp::avx512::attn_pv_bf16(S, L, vb, ld_in, D, ob, ld_out, buf);
+      continue;
+    }
     if (fast) {
       // Kt (ceil(L/64), D, 64): Kt[j / 64][d][j % 64] = scale * K[j][d]; the lanes past L up to the next 16
       // are zeroed (the kernel reads whole 16-key blocks and stores only the first L columns).
-      float* Kt = S + lmax * lmax;
+      float* Kt = S + (lmax * lmax + 15) / 16 * 16;
       const int64_t Lb = (L + 15) / 16 * 16;
-      if (D % 16 == 0) detail::avx512::pack_kt(kb, ld_in, L, D, scale, Kt);
-      for (int64_t j = 0; j < Lb && D % 16 != 0; ++j) {
-        float* col = Kt + j / 64 * 64 * D + j % 64;
-        if (j < L) {
+      if (D % 16 == 0) {
+        detail::avx512::pack_kt(kb, ld_in, L, D, scale, Kt);
+      } else {
+        for (int64_t j = 0; j < Lb; ++j) {
+          float* col = Kt + j / 64 * 64 * D + j % 64;
           const float* kr = kb + j * ld_in;
-          for (int64_t d = 0; d < D; ++d) col[d * 64] = scale * kr[d];
-        } else {
-          for (int64_t d = 0; d < D; ++d) col[d * 64] = 0.f;
+          for (int64_t d = 0; d < D; ++d) col[d * 64] = j < L ? scale * kr[d] : 0.f;
         }
       }
       const detail::lowp::F32Args a{D, L, qb, ld_in, Kt, nullptr, 0.f, S, L};
@@ -341,7 +373,53 @@ void attention_packed(const float* q, const float* k, const float* v, int64_t ld
       sgemm(false, true, L, L, D, scale, qb, ld_in, kb, ld_in, 0.f, S, L);
     }
     softmax_rows(S, L, L, nullptr);
-    attn_pv(S, L, vb, ld_in, D, out + o * ld_out + h * D, ld_out);
+    attn_pv(S, L, vb, ld_in, D, ob, ld_out);
+  }
+}
+
+int64_t attention_first_scratch(const int64_t* offsets, int64_t B) {
+  int64_t lmax = 0;
+  for (int64_t b = 0; b < B; ++b) lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
+  return static_cast<int64_t>(omp_get_max_threads()) * ((lmax + 15) / 16 * 16);
+}
+
+// One (sequence, head) pair per task: s_j = scale q_0 . k_j (fp32 sums in order of d), softmax, then
+// out = sum_j p_j v_j (in order of j); the loops over d vectorise.
+void attention_packed_first(const float* q, const float* k, const float* v, int64_t ld_in,
+                            const int64_t* offsets, int64_t B, int64_t H, int64_t D, float scale, float* out,
+                            int64_t ld_out, float* scratch) {
+  TERN_CHECK(B >= 0 && H > 0 && D > 0 && offsets[0] == 0,
+             "attention_packed_first sizes B=" << B << " H=" << H << " D=" << D);
+  int64_t lmax = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    TERN_CHECK(offsets[b + 1] >= offsets[b], "attention_packed_first: offsets decrease at " << b);
+    lmax = std::max(lmax, offsets[b + 1] - offsets[b]);
+  }
+  const int64_t per_thread = (lmax + 15) / 16 * 16;
+  const int64_t pairs = B * H;
+#pragma omp parallel for schedule(static) if (pairs > 64)
+  for (int64_t p = 0; p < pairs; ++p) {
+    const int64_t b = p / H, h = p % H, o = offsets[b], L = offsets[b + 1] - o;
+    float* ob = out + b * ld_out + h * D;
+    if (L == 0) {
+      std::fill(ob, ob + D, 0.f);
+      continue;
+    }
+    float* s = scratch + static_cast<int64_t>(omp_get_thread_num()) * per_thread;  // (L)
+    const float* q0 = q + o * ld_in + h * D;
+    for (int64_t j = 0; j < L; ++j) {
+      const float* kj = k + (o + j) * ld_in + h * D;
+      float acc = 0.f;
+      for (int64_t d = 0; d < D; ++d) acc += q0[d] * kj[d];
+      s[j] = acc * scale;
+    }
+    softmax_rows(s, 1, L, nullptr);
+    std::fill(ob, ob + D, 0.f);
+    for (int64_t j = 0; j < L; ++j) {
+      const float* vj = v + (o + j) * ld_in + h * D;
+      const float pj = s[j];
+      for (int64_t d = 0; d < D; ++d) ob[d] += pj * vj[d];
+    }
   }
 }
 

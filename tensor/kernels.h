@@ -84,10 +84,22 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
 // q, k, v: (N, H*D) rows of stride ld_in, N = offsets[B]; out: (N, H*D) rows of stride ld_out.
 // offsets: (B + 1), offsets[0] = 0, non-decreasing. scratch: attention_packed_scratch(offsets, B, D) floats
 // (per-thread score matrices and packed K^T), reused across calls by the caller.
+// bf16 = true (for models whose GEMMs run bf16 / int8): both products with bf16 inputs and fp32 sums on
+// the vdpbf16ps kernel (softmax stays fp32) where the CPU has AVX512-BF16 and D is a multiple of 32
+// (otherwise fp32, as with TERN_LOWP_ATTENTION=0); twin: ref::attention_packed_bf16. Pass the same bf16 to
+// attention_packed_scratch.
 void attention_packed(const float* q, const float* k, const float* v, int64_t ld_in, const int64_t* offsets,
                       int64_t B, int64_t H, int64_t D, float scale, float* out, int64_t ld_out,
-                      float* scratch);
-int64_t attention_packed_scratch(const int64_t* offsets, int64_t B, int64_t D);
+                      float* scratch, bool bf16 = false);
+int64_t attention_packed_scratch(const int64_t* offsets, int64_t B, int64_t D, bool bf16 = false);
+
+// attention_packed for the FIRST token of each sequence only (a model's last layer when only that token's
+// hidden state is read): out row b (B rows of stride ld_out) = softmax(q_0 K_b^T * scale) V_b, q_0 = row
+// offsets[b] of q. fp32 in every precision. scratch: attention_first_scratch(offsets, B) floats.
+void attention_packed_first(const float* q, const float* k, const float* v, int64_t ld_in,
+                            const int64_t* offsets, int64_t B, int64_t H, int64_t D, float scale, float* out,
+                            int64_t ld_out, float* scratch);
+int64_t attention_first_scratch(const int64_t* offsets, int64_t B);
 
 // out (L, D) = P (L, L) V (L, D): the second product of attention for one head.   V, out: rows of stride
 // ldv, ldo.

@@ -1,6 +1,8 @@
 // Reference twins: the obvious loops, std:: math, double accumulation.
 #include "tensor/kernels_ref.h"
 
+#include "tensor/packed_weight.h"
+
 #include <cmath>
 #include <vector>
 
@@ -96,6 +98,34 @@ void attention(const float* q, const float* k, const float* v, int64_t ld_in, co
           oi[d] = static_cast<float>(s);
         }
       }
+}
+
+void attention_packed_bf16(const float* q, const float* k, const float* v, int64_t ld_in,
+                           const int64_t* offsets, int64_t B, int64_t H, int64_t D, float scale, float* out,
+                           int64_t ld_out) {
+  auto bf = [](float x) { return bf16_to_f32(f32_to_bf16(x)); };
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t o = offsets[b], L = offsets[b + 1] - o;
+    std::vector<float> p(static_cast<size_t>(L));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < L; ++i) {
+        const float* qi = q + (o + i) * ld_in + h * D;
+        for (int64_t j = 0; j < L; ++j) {
+          const float* kj = k + (o + j) * ld_in + h * D;
+          double s = 0;
+          for (int64_t d = 0; d < D; ++d) s += static_cast<double>(bf(qi[d])) * bf(scale * kj[d]);
+          p[j] = static_cast<float>(s);
+        }
+        softmax_rows(p.data(), 1, L, nullptr);
+        float* oi = out + (o + i) * ld_out + h * D;
+        for (int64_t d = 0; d < D; ++d) {
+          double s = 0;
+          for (int64_t j = 0; j < L; ++j)
+            s += static_cast<double>(bf(p[j])) * bf(v[(o + j) * ld_in + h * D + d]);
+          oi[d] = static_cast<float>(s);
+        }
+      }
+  }
 }
 
 void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t V, int64_t C, float* out) {

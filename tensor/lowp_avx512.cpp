@@ -329,6 +329,96 @@ void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0
   }
 }
 
+namespace {
+// Transposes 16 rows x 16 32-bit words (r[i] = row i) in registers: on return column c (word c of every row)
+// is stored at dst + c * ld (as 16 words). Shuffles only: the bit patterns pass unchanged.
+void transpose16_store(__m512 r[16], float* dst, int64_t ld) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {  // per 128-bit lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // r[4i + c], lane l: rows 4i..4i+3 of column 4l + c
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // column 4l + c = lane l of r[c], r[4 + c], r[8 + c], r[12 + c]
+    const __m512 x = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88),
+                 y = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+    const __m512 x2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88),
+                 y2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    _mm512_storeu_ps(dst + c * ld, _mm512_shuffle_f32x4(x, x2, 0x88));
+    _mm512_storeu_ps(dst + (4 + c) * ld, _mm512_shuffle_f32x4(y, y2, 0x88));
+    _mm512_storeu_ps(dst + (8 + c) * ld, _mm512_shuffle_f32x4(x, x2, 0xDD));
+    _mm512_storeu_ps(dst + (12 + c) * ld, _mm512_shuffle_f32x4(y, y2, 0xDD));
+  }
+}
+
+// 32 floats (lo: columns 0-15, hi: 16-31) -> 32 bf16 (nearest even), as 16 words of pairs.
+inline __m512 pairs_bf16(__m512 lo, __m512 hi) {
+  return _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+}
+}  // namespace
+
+void attn_scores_bf16(const float* q, const float* k, int64_t ld_in, int64_t L, int64_t D, float scale,
+                      float* S, uint16_t* buf) {
+  uint16_t* qb = buf;                         // (L, D)
+  uint16_t* kt = qb + attn_bf16_part(L * D);  // (ceil(L/64), D/2, 64, 2): K^T as a bf16 weight
+  rows_to_bf16(q, ld_in, D, D, 0, L, qb);
+  // K^T packed: word (pair of d) s of key j at kt + ((j / 64) * (D / 2) + s) * 128 + (j % 64) * 2, i.e. a
+  // 16 x 16 word transpose per 16 keys x 32 d; keys past L (to the next 16) are zero.
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int64_t j0 = 0; j0 < L; j0 += 16) {
+    const int64_t nj = std::min<int64_t>(16, L - j0);
+    float* dst = reinterpret_cast<float*>(kt + (j0 / 64) * (D / 2) * 128 + (j0 % 64) * 2);
+    for (int64_t d0 = 0; d0 < D; d0 += 32) {
+      __m512 r[16];
+      for (int64_t i = 0; i < 16; ++i) {
+        const float* kr = k + (j0 + i) * ld_in + d0;
+        r[i] = i < nj ? pairs_bf16(_mm512_mul_ps(sc, _mm512_loadu_ps(kr)),
+                                   _mm512_mul_ps(sc, _mm512_loadu_ps(kr + 16)))
+                      : _mm512_setzero_ps();
+      }
+      transpose16_store(r, dst + (d0 / 2) * 64, 64);  // word rows s = d0/2 .. d0/2 + 15, 64 words apart
+    }
+  }
+  const Bf16Args a{D, L, qb, kt, nullptr, 0.f, S, L, Act::Identity, false};
+  gemm_bf16(a, 0, L, 0, (L + 15) / 16);
+}
+
+void attn_pv_bf16(const float* P, int64_t L, const float* v, int64_t ld_in, int64_t D, float* out,
+                  int64_t ld_out, uint16_t* buf) {
+  const int64_t Lp = L + (L & 1), Lg = (L + 63) / 64 * 64;
+  uint16_t* pb = buf + attn_bf16_part(L * D) + attn_bf16_part(Lg * D);  // (L, Lp)
+  uint16_t* vp = pb + attn_bf16_part(L * Lp);  // (ceil(D/64), Lp/2, 64, 2): V as a bf16 weight
+  rows_to_bf16(P, L, L, Lp, 0, L, pb);
+  // V packed: rows j, j+1 interleaved per column, (column d, row j) at vp + ((d / 64) * (Lp / 2) + j / 2) *
+  // 128
+  // + (d % 64) * 2 + j % 2; a missing row L (odd L) is zero.
+  const __m512i lo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38,
+                                      6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i hi = _mm512_add_epi16(lo, _mm512_set1_epi16(16));
+  for (int64_t j = 0; j < L; j += 2) {
+    const float* v0 = v + j * ld_in;
+    const float* v1 = v0 + ld_in;
+    const bool two = j + 1 < L;
+    for (int64_t d = 0; d < D; d += 32) {
+      const __m512i a =
+          _mm512_castps_si512(pairs_bf16(_mm512_loadu_ps(v0 + d), _mm512_loadu_ps(v0 + d + 16)));
+      const __m512i b =
+          two ? _mm512_castps_si512(pairs_bf16(_mm512_loadu_ps(v1 + d), _mm512_loadu_ps(v1 + d + 16)))
+              : _mm512_setzero_si512();
+      uint16_t* dst = vp + ((d / 64) * (Lp / 2) + j / 2) * 128 + (d % 64) * 2;
+      _mm512_storeu_si512(dst, _mm512_permutex2var_epi16(a, lo, b));
+      _mm512_storeu_si512(dst + 32, _mm512_permutex2var_epi16(a, hi, b));
+    }
+  }
+  const Bf16Args a{Lp, D, pb, vp, nullptr, 0.f, out, ld_out, Act::Identity, false};
+  gemm_bf16(a, 0, L, 0, D / 16);
+}
+
 void gemm_i8(const I8Args& a, int64_t m0, int64_t m1, int64_t b0, int64_t b1) {
   tiles<I8Args, I8K>(a, m0, m1, b0, b1);
 }

@@ -82,7 +82,25 @@ struct F32Args {
   bool exact_act = false;  // GeluErf: false = gelu_erf16_lowp (bf16 / int8 inputs follow), true = gelu_erf16
 };
 
+// bf16 attention of one (sequence, head) (attention_packed with bf16 = true, tensor/kernels.cpp): the two
+// products on vdpbf16ps through gemm_bf16, with K and V packed as its "weights":
+//   attn_scores_bf16: S (L, L) = bf16(Q) bf16(scale K)^T, fp32 sums;
+//   (the caller's fp32 softmax on S, in place)
+//   attn_pv_bf16:     out (L, D) = bf16(P) bf16(V), fp32 sums.
+// Q, K, V: rows of stride ld_in; D a multiple of 32; buf: attn_bf16_buf(L, D) uint16 (the bf16 copies).
+inline int64_t attn_bf16_part(int64_t n) {
+  return (n + 31) / 32 * 32;  // uint16 -> whole 64-byte lines
+}
+inline int64_t attn_bf16_buf(int64_t L, int64_t D) {
+  const int64_t Lp = L + (L & 1), Lg = (L + 63) / 64 * 64, Dg = (D + 63) / 64 * 64;
+  return attn_bf16_part(L * D) + attn_bf16_part(Lg * D) + attn_bf16_part(L * Lp) + attn_bf16_part(Lp * Dg);
+}
+
 namespace avx512 {
+void attn_scores_bf16(const float* q, const float* k, int64_t ld_in, int64_t L, int64_t D, float scale,
+                      float* S, uint16_t* buf);
+void attn_pv_bf16(const float* P, int64_t L, const float* v, int64_t ld_in, int64_t D, float* out,
+                  int64_t ld_out, uint16_t* buf);
 // Quantise rows [m0, m1) of x (M, K) ld ldx into xq (ld Kp, padding zero), xs, xzp (asymmetric u8 per row).
 void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,
                       float* xs, int32_t* xzp);

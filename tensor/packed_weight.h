@@ -77,6 +77,11 @@ class PackedWeight {
   std::unique_ptr<Impl> impl_;
 };
 
+namespace detail {
+// Whether this CPU runs `p`'s kernels (false for bf16 / int8 while tests pretend it lacks them).
+bool lowp_cpu_supports(Precision p);
+}  // namespace detail
+
 namespace ref {
 // The reference twin: the same quantisation / rounding as PackedWeight, plain loops.
 //   w: (rows, cols) ld; x: (M, cols) ldx; y: (M, rows) ldy; bias: (rows) or null.

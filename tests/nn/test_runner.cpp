@@ -198,6 +198,55 @@ TEST(Runner, RowChunkedTailGivesTheBitsOfTheWholeBatch) {
   }
 }
 
+// PackedInput::first_token_only (tern infer without mean pooling): the last layer computes the first
+// tokens alone. Its pooler output and logits equal the full forward's up to float rounding (fp32), its
+// last_hidden_state is (B, C) = the full forward's first-token rows; int8 a little looser (a last-digit
+// change of an attention output can move its u8 rounding by one step).
+TEST(Runner, FirstTokenOnlyMatchesTheFullForward) {
+  for (Precision p : {Precision::F32, Precision::I8}) {
+    if (p == Precision::I8 && !__builtin_cpu_supports("avx512vnni")) continue;
+    const float tol = p == Precision::F32 ? 2e-6f : 1e-2f;
+    for (const char* name : kTinyNames) {
+      const std::string dir = test::kTiny + "/" + name;
+      ModelBundle b = import_hf(dir);
+      ModelOptions opt;
+      opt.precision = p;
+      opt.prepare_inference = true;
+      std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir, opt);
+      const Inputs in = fixture_inputs(dir);
+      const int64_t B = in.ids.size(0), T = in.ids.size(1), C = lm->config().hidden;
+      std::vector<int64_t> ids, tti, offsets = {0};
+      for (int64_t r = 0; r < B; ++r) {
+        for (int64_t t = 0; t < T && in.mask.i64()[r * T + t]; ++t) {
+          ids.push_back(in.ids.i64()[r * T + t]);
+          tti.push_back(in.tti.defined() ? in.tti.i64()[r * T + t] : 0);
+        }
+        offsets.push_back(static_cast<int64_t>(ids.size()));
+      }
+      PackedInput pin;
+      pin.ids = ids.data();
+      pin.offsets = offsets.data();
+      pin.token_type_ids = in.tti.defined() ? tti.data() : nullptr;
+      pin.B = B;
+      ModelRunner r(lm);
+      const Kept full = keep(r.forward_packed(pin));
+      pin.first_token_only = true;
+      const Kept first = keep(r.forward_packed(pin));
+      ASSERT_EQ(first.lhs.size(0), B) << name;
+      ASSERT_GT(full.lhs.size(0), B) << name;
+      float md = 0;
+      for (int64_t s = 0; s < B; ++s)
+        for (int64_t c = 0; c < C; ++c)
+          md = std::max(md, std::fabs(first.lhs.f32()[s * C + c] - full.lhs.f32()[offsets[s] * C + c]));
+      std::printf("  %s %s: first-token rows %.3g, logits %.3g\n", name, precision_name(p), md,
+                  full.logits.defined() ? max_diff(first.logits, full.logits) : 0.f);
+      EXPECT_LT(md, p == Precision::F32 ? 2e-6f : 1e-2f) << name << " " << precision_name(p);
+      if (full.logits.defined()) EXPECT_LT(max_diff(first.logits, full.logits), tol) << name;
+      if (full.pooled.defined()) EXPECT_LT(max_diff(first.pooled, full.pooled), tol) << name;
+    }
+  }
+}
+
 // Two runners on one LoadedModel, each in its own thread, many batches at once: every output is the bits that
 // one runner alone computes.
 TEST(Runner, TwoThreadsGiveTheBitsOfOne) {

@@ -11,6 +11,7 @@
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels_ref.h"
+#include "tensor/packed_weight.h"
 #include "tensor/weight.h"
 #include "tests/util/test_util.h"
 
@@ -302,6 +303,76 @@ TEST_P(BothIsas, PackedAttentionMatchesReferencePerSequence) {
     }
     EXPECT_LT(max_abs_diff(out, r), 2e-6f) << "D=" << D;
   }
+}
+
+// bf16 attention (models running bf16 / int8 GEMMs): against its twin (the same bf16 roundings, double
+// sums) and, loosely, against fp32 attention. Odd lengths (a zero-padded V row), 70 keys (two 64-key
+// groups), an empty sequence; D = 64 and 32. D = 24 is not a multiple of 32: fp32 attention, same bits.
+TEST(PackedAttentionBf16, MatchesTwinAndFp32) {
+  if (!detail::lowp_cpu_supports(Precision::BF16) || !detail::set_kernels_avx512(true))
+    GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  for (const int64_t D : {64, 32, 24}) {
+    const int64_t H = 2, C = H * D, ld = 3 * C;
+    const std::vector<int64_t> offsets = {0, 5, 6, 19, 19, 26, 96};
+    const int64_t B = 6, N = offsets[B];
+    auto qkv = randn(N * ld, 23);
+    std::vector<float> out(N * C, -1.f), f32(N * C, -3.f), twin(N * C, -2.f), exact(N * C, -4.f);
+    const float scale = 1.f / std::sqrt(static_cast<float>(D));
+    std::vector<float> scratch(static_cast<size_t>(attention_packed_scratch(offsets.data(), B, D, true)));
+    attention_packed(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, offsets.data(), B, H, D, scale,
+                     out.data(), C, scratch.data(), true);
+    std::vector<float> scratch32(static_cast<size_t>(attention_packed_scratch(offsets.data(), B, D)));
+    attention_packed(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, offsets.data(), B, H, D, scale,
+                     f32.data(), C, scratch32.data());
+    if (D % 32 != 0) {
+      EXPECT_EQ(max_abs_diff(out, f32), 0.f) << "D=" << D;
+      continue;
+    }
+    ref::attention_packed_bf16(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, offsets.data(), B, H, D,
+                               scale, twin.data(), C);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t o = offsets[b], L = offsets[b + 1] - o;
+      if (L > 0)
+        ref::attention(qkv.data() + o * ld, qkv.data() + o * ld + C, qkv.data() + o * ld + 2 * C, ld, nullptr,
+                       1, L, H, D, scale, exact.data() + o * C, C);
+    }
+    // vs the twin: the same bf16 inputs; the fp32 vs double sums of S can move a probability across a bf16
+    // rounding boundary now and then (one bf16 step, 2^-8 relative, of one term): a few 1e-3 at most,
+    // ~1e-6 on average.
+    double mean = 0;
+    for (size_t i = 0; i < out.size(); ++i) mean += std::fabs(out[i] - twin[i]);
+    mean /= static_cast<double>(out.size());
+    std::printf("  D=%lld: bf16 vs twin max %.3g mean %.3g, vs fp32 max %.3g\n", static_cast<long long>(D),
+                max_abs_diff(out, twin), mean, max_abs_diff(out, exact));
+    EXPECT_LT(max_abs_diff(out, twin), 5e-3f) << "D=" << D;
+    EXPECT_LT(mean, 2e-5) << "D=" << D;
+    // vs fp32 attention (unit-normal q, k, v): bf16's 2^-9 relative roundings
+    EXPECT_LT(max_abs_diff(out, exact), 5e-2f) << "D=" << D;
+    EXPECT_GT(max_abs_diff(out, exact), 0.f) << "D=" << D << ": the bf16 path did not run";
+  }
+}
+
+// The first token of each sequence only (a model's last layer under PackedInput::first_token_only): row b
+// equals the reference attention's row 0 of sequence b alone; an empty sequence gives zeros.
+TEST_P(BothIsas, PackedAttentionFirstTokenMatchesReference) {
+  const int64_t D = 64, H = 3, C = H * D, ld = 3 * C;
+  const std::vector<int64_t> offsets = {0, 5, 6, 18, 18, 25, 95};
+  const int64_t B = 6, N = offsets[B];
+  auto qkv = randn(N * ld, 29);
+  std::vector<float> out(B * C, -1.f), r(N * C, -2.f), want(B * C, 0.f);
+  std::vector<float> scratch(static_cast<size_t>(attention_first_scratch(offsets.data(), B)));
+  const float scale = 1.f / std::sqrt(static_cast<float>(D));
+  attention_packed_first(qkv.data(), qkv.data() + C, qkv.data() + 2 * C, ld, offsets.data(), B, H, D, scale,
+                         out.data(), C, scratch.data());
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t o = offsets[b], L = offsets[b + 1] - o;
+    if (L == 0) continue;
+    ref::attention(qkv.data() + o * ld, qkv.data() + o * ld + C, qkv.data() + o * ld + 2 * C, ld, nullptr, 1,
+                   L, H, D, scale, r.data() + o * C, C);
+    std::copy(r.begin() + o * C, r.begin() + (o + 1) * C, want.begin() + b * C);
+  }
+  EXPECT_LT(max_abs_diff(out, want), 2e-6f);
+  for (int64_t c = 0; c < C; ++c) EXPECT_EQ(out[3 * C + c], 0.f);
 }
 
 TEST_P(BothIsas, AttnPvHandComputed) {
