@@ -383,8 +383,8 @@ int64_t attention_first_scratch(const int64_t* offsets, int64_t B) {
   return static_cast<int64_t>(omp_get_max_threads()) * ((lmax + 15) / 16 * 16);
 }
 
-// One (sequence, head) pair per task: s_j = scale q_0 . k_j (fp32 sums in order of d), softmax, then
-// out = sum_j p_j v_j (in order of j); the loops over d vectorise.
+// One (sequence, head) pair per task: s_j = scale q_0 . k_j, softmax, then out = sum_j p_j v_j (in order
+// of j): AVX-512 (detail::avx512::attn_first_*) for D % 16 == 0, else plain loops.
 void attention_packed_first(const float* q, const float* k, const float* v, int64_t ld_in,
                             const int64_t* offsets, int64_t B, int64_t H, int64_t D, float scale, float* out,
                             int64_t ld_out, float* scratch) {
@@ -397,6 +397,7 @@ void attention_packed_first(const float* q, const float* k, const float* v, int6
   }
   const int64_t per_thread = (lmax + 15) / 16 * 16;
   const int64_t pairs = B * H;
+  const bool fast = detail::kernels_use_avx512() && D % 16 == 0;
 #pragma omp parallel for schedule(static) if (pairs > 64)
   for (int64_t p = 0; p < pairs; ++p) {
     const int64_t b = p / H, h = p % H, o = offsets[b], L = offsets[b + 1] - o;
@@ -407,6 +408,12 @@ void attention_packed_first(const float* q, const float* k, const float* v, int6
     }
     float* s = scratch + static_cast<int64_t>(omp_get_thread_num()) * per_thread;  // (L)
     const float* q0 = q + o * ld_in + h * D;
+    if (fast) {
+      detail::avx512::attn_first_scores(q0, k + o * ld_in + h * D, ld_in, L, D, scale, s);
+      softmax_rows(s, 1, L, nullptr);
+      detail::avx512::attn_first_pv(s, v + o * ld_in + h * D, ld_in, L, D, ob);
+      continue;
+    }
     for (int64_t j = 0; j < L; ++j) {
       const float* kj = k + (o + j) * ld_in + h * D;
       float acc = 0.f;

@@ -240,6 +240,30 @@ void act_backward(const float* x, const float* dy, float* dx, int64_t N, Act a) 
 // Kt (ceil(L/64), D, 64) = scale * K^T for the fp32 6x64 kernel: Kt[j / 64][d][j % 64] = scale * K[j][d]
 // (K: (L, D) rows of stride ld; D a multiple of 16), the key lanes from L to the next multiple of 16 zero.
 // 16 keys x 16 dims at a time through a register transpose (unpack, shuffle, two 128-bit lane shuffles).
+void attn_first_scores(const float* q, const float* k, int64_t ld, int64_t L, int64_t D, float scale,
+                       float* s) {
+  for (int64_t j = 0; j < L; ++j) {
+    const float* kj = k + j * ld;
+    __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(kj));
+    for (int64_t d = 16; d < D; d += 16)
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(kj + d), acc);
+    s[j] = _mm512_reduce_add_ps(acc) * scale;
+  }
+}
+
+void attn_first_pv(const float* p, const float* v, int64_t ld, int64_t L, int64_t D, float* out) {
+  for (int64_t d0 = 0; d0 < D; d0 += 64) {
+    const int64_t nd = std::min<int64_t>(64, D - d0);  // a multiple of 16
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t j = 0; j < L; ++j) {
+      const __m512 pj = _mm512_set1_ps(p[j]);
+      const float* vj = v + j * ld + d0;
+      for (int64_t c = 0; c < nd / 16; ++c) a[c] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vj + 16 * c), a[c]);
+    }
+    for (int64_t c = 0; c < nd / 16; ++c) _mm512_storeu_ps(out + d0 + 16 * c, a[c]);
+  }
+}
+
 void pack_kt(const float* k, int64_t ld, int64_t L, int64_t D, float scale, float* kt) {
   const __m512 sc = _mm512_set1_ps(scale);
   for (int64_t j0 = 0; j0 < L; j0 += 16) {

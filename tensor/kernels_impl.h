@@ -36,6 +36,12 @@ void sgemm_nt_columns(int64_t M, int64_t n_lo, int64_t n_hi, int64_t K, float al
 // scale * K^T (K: (L, D) stride ld, D % 16 == 0) packed for the fp32 6x64 kernel: (ceil(L/64), D, 64), the
 // lanes from L to the next multiple of 16 zero (kernels_avx512.cpp; used by attention_packed).
 void pack_kt(const float* k, int64_t ld, int64_t L, int64_t D, float scale, float* kt);
+// One query's attention (attention_packed_first), D % 16 == 0:
+//   s (L) = scale * K q   (q: (D); K: (L, D) stride ld; each key's products in 16 lanes, then a tree sum)
+//   out (D) = sum_j p_j V_j   (V: (L, D) stride ld; in order of j)
+void attn_first_scores(const float* q, const float* k, int64_t ld, int64_t L, int64_t D, float scale,
+                       float* s);
+void attn_first_pv(const float* p, const float* v, int64_t ld, int64_t L, int64_t D, float* out);
 }  // namespace avx512
 #undef TERN_KERNEL_SET
 

@@ -32,8 +32,10 @@ inline RowQuant row_quant(float mn, float mx) {
   z = std::fmin(std::fmax(z, 0.f), 255.f);
   return RowQuant{s, inv, static_cast<int32_t>(z)};
 }
+// q = clamp(round(x * inv + zp), 0, 255): x * inv + zp with one rounding (fma), then to the nearest integer
+// (even on ties), as the AVX-512 kernel's vfmadd + vcvtps2dq.
 inline uint8_t quant_u8(float x, const RowQuant& r) {
-  float v = std::nearbyint(x * r.inv) + static_cast<float>(r.zp);
+  float v = std::nearbyint(std::fma(x, r.inv, static_cast<float>(r.zp)));
   v = std::fmin(std::fmax(v, 0.f), 255.f);
   return static_cast<uint8_t>(v);
 }

@@ -11,7 +11,7 @@
 //         (nearest even; a zero row has q = 0 and scale 1), packed in the vpdpbusd layout
 //         (quads of inputs x 64 output channels). x is quantised per call, ASYMMETRIC u8 PER ROW:
 //         lo = min(0, min_k x), hi = max(0, max_k x), s = (hi - lo) / 255 (1 when hi == lo),
-//         zp = round(-lo / s), q = clamp(round(x * (1 / s)) + zp, 0, 255)  (nearest even);
+//         zp = round(-lo / s), q = clamp(round(x * (1 / s) + zp), 0, 255)  (one fma rounding, nearest even);
 //         int32 accumulation, y = s * scale[o] * (sum_k q_x q_w - zp * sum_k q_w) (+ bias) + beta * y.
 // Which kernel runs for which shape: precision_description().
 #pragma once
@@ -52,9 +52,9 @@ class PackedWeight {
   //   x: (M, cols) leading dimension ldx >= cols; y: (M, rows) leading dimension ldy >= rows.
   // act: y = act(x W^T + bias), applied in the kernels' store while the tile is in registers (the
   // elementwise kernels' AVX-512 formulas, tensor/simd_math_avx512.h; bf16 / int8 compute GELU (erf) with
-  // the short gelu_erf16_lowp, |error| <= 7e-6, because their output feeds the next bf16 / int8 GEMM);
-  // needs beta == 0.
-  // Uses omp_get_max_threads() threads; one when called inside an OpenMP parallel region.
+  // the short gelu_erf16_lowp, |error| <= 6e-6 + 3.1e-5 |x|, because their output feeds the next bf16 / int8
+  // GEMM); needs beta == 0. Uses omp_get_max_threads() threads; one when called inside an OpenMP parallel
+  // region.
   void gemm(int64_t M, const float* x, int64_t ldx, const float* bias, float beta, float* y, int64_t ldy,
             Act act = Act::Identity) const;
 

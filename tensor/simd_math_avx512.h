@@ -71,31 +71,27 @@ inline __m512 gelu_erf16(__m512 x) {
 }
 
 // GELU (erf form) for the activations that feed a bf16 / int8 GEMM, whose input rounding (bf16: 2^-9
-// relative; u8: (max - min) / 255 per row) is thousands of times coarser than this formula's error:
-//   erf(z) ~= z P(z^2) / Q(z^2) on 0 <= z <= 3.9 (z clamped there, result clamped to 1), P degree 4, Q degree
-//   3, fitted to erf by tern (iteratively reweighted least squares, docs/scripts/fit_gelu_lowp.py), 1 / Q by
-//   vrcp14ps plus one Newton step. |GELU error| <= 7e-6 on [-12, 12] (6.6e-6 worst in float32, at x
-//   = 5.19; 5.9e-6 from the fit), no divide and no exp: about half the operations of gelu_erf16.
+// relative; u8: (max - min) / 255 per row) is far coarser than this formula's error:
+//   GELU(x) = 0.5 (x + |x| erf(|x| / sqrt2)),  erf(a / sqrt2) ~= a P(a^2) / Q(a^2) on 0 <= a <= 3.9 sqrt2
+//   (a clamped there, result clamped to 1), P degree 4, Q degree 3: the fit of erf(z) = z P0(z^2) / Q0(z^2)
+//   by tern (iteratively reweighted least squares, docs/scripts/fit_gelu_lowp.py) with z = a / sqrt2 folded
+//   into the coefficients; 1 / Q by vrcp14ps alone (relative error <= 2^-14). |GELU error| <= 6e-6 (the
+//   fit) + 3.1e-5 |x| (the reciprocal): 16 operations, no divide, no exp.
 inline __m512 gelu_erf16_lowp(__m512 x) {
-  const __m512 z = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f)),
-                                 _mm512_set1_ps(3.9f));
-  const __m512 u = _mm512_mul_ps(z, z);
-  __m512 p = _mm512_set1_ps(-4.8338924898416735e-06f);
-  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.0011120176641270518f));
-  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.047732818871736526f));
-  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.16194483637809753f));
-  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(1.1283938884735107f));
-  __m512 q = _mm512_set1_ps(0.011294878087937832f);
-  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.100825734436512f));
-  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.4770223796367645f));
+  const __m512 ax = _mm512_abs_ps(x);
+  const __m512 a = _mm512_min_ps(ax, _mm512_set1_ps(5.51543283f));
+  const __m512 u = _mm512_mul_ps(a, a);
+  __m512 p = _mm512_set1_ps(-2.13629889e-07f);
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(9.82894053e-05f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.00843804982f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.0572561473f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.797894955f));
+  __m512 q = _mm512_set1_ps(0.00141185976f);
+  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.0252064336f));
+  q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.23851119f));
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(1.f));
-  __m512 r = _mm512_rcp14_ps(q);
-  r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(2.f)));  // r (2 - q r): ~2^-28 relative
-  const __m512 e =
-      _mm512_min_ps(_mm512_mul_ps(_mm512_mul_ps(z, p), r), _mm512_set1_ps(1.f));  // erf(|x|/sqrt2)
-  // 0.5 x (1 + sign(x) e) = 0.5 x + 0.5 |x| e
-  const __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
-  return _mm512_fmadd_ps(_mm512_abs_ps(half_x), e, half_x);
+  const __m512 e = _mm512_min_ps(_mm512_mul_ps(_mm512_mul_ps(a, p), _mm512_rcp14_ps(q)), _mm512_set1_ps(1.f));
+  return _mm512_mul_ps(_mm512_fmadd_ps(ax, e, x), _mm512_set1_ps(0.5f));
 }
 
 inline __m512 gelu_tanh16(__m512 x) {

@@ -50,3 +50,9 @@ if __name__ == "__main__":
         if e > worst:
             worst, wx = e, x
     print("worst |GELU error| %.2e at x = %g" % (worst, wx))
+    # The kernel works on a = |x| (z = a / sqrt2 folded into the coefficients: P_k / (sqrt2 2^k), Q_k / 2^k)
+    # and takes 1 / Q from vrcp14ps alone (relative error <= 2^-14): its bound is the fit's plus 0.5 |x| 2^-14.
+    r2 = 2 ** 0.5
+    print("P folded:", [f32(c / (r2 * 2 ** k)) for k, c in enumerate(p)])
+    print("Q folded:", [f32(c / 2 ** k) for k, c in enumerate(q)])
+    print("clamp a <= %r; bound %.2e + %.2e |x|" % (f32(3.9 * r2), worst, 0.5 * 2 ** -14))
