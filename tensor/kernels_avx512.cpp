@@ -63,14 +63,12 @@ void bias_act(float* x, const float* bias, int64_t R, int64_t C, Act a) {
 }
 
 // One row of LayerNorm: two passes (mean, then centred variance) in 16 float lanes.
-static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C,
-                          float eps, float* mean_out, float* rstd_out) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int64_t c = 0; c < C; c += 16)
-    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c));
-  const float mean = hsum(acc) / static_cast<float>(C);
+// LayerNorm of one row whose 16-lane sum (vectors added in order of c) is `sum16`.
+static inline void ln_row_sum(const float* xr, __m512 sum16, const float* gamma, const float* beta,
+                              float* orow, int64_t C, float eps, float* mean_out, float* rstd_out) {
+  const float mean = hsum(sum16) / static_cast<float>(C);
   const __m512 vm = _mm512_set1_ps(mean);
-  acc = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   for (int64_t c = 0; c < C; c += 16) {
     const __mmask16 m = tail_mask(C - c);
     const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + c), vm);
@@ -90,6 +88,14 @@ static inline void ln_row(const float* xr, const float* gamma, const float* beta
   if (rstd_out) *rstd_out = rstd;
 }
 
+static inline void ln_row(const float* xr, const float* gamma, const float* beta, float* orow, int64_t C,
+                          float eps, float* mean_out, float* rstd_out) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t c = 0; c < C; c += 16)
+    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(C - c), xr + c));
+  ln_row_sum(xr, acc, gamma, beta, orow, C, eps, mean_out, rstd_out);
+}
+
 void layer_norm(const float* x, const float* gamma, const float* beta, float* out, int64_t R, int64_t C,
                 float eps, float* mean, float* rstd) {
 #pragma omp parallel for schedule(static) if (R * C > 32768)
@@ -104,14 +110,18 @@ void add_bias_residual_layer_norm(float* x, const float* bias, const float* resi
   for (int64_t r = 0; r < R; ++r) {
     float* xr = x + r * C;
     const float* rr = residual + r * C;
+    // x + bias + residual in place, summed on the way (ln_row's order: the same bits, one pass less)
+    __m512 acc = _mm512_setzero_ps();
     for (int64_t c = 0; c < C; c += 16) {
       const __mmask16 m = tail_mask(C - c);
       __m512 v = _mm512_maskz_loadu_ps(m, xr + c);
       if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + c));
       v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + c));
       _mm512_mask_storeu_ps(xr + c, m, v);
+      acc = _mm512_add_ps(acc, v);
     }
-    ln_row(xr, gamma, beta, out + r * C, C, eps, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr);
+    ln_row_sum(xr, acc, gamma, beta, out + r * C, C, eps, mean ? mean + r : nullptr,
+               rstd ? rstd + r : nullptr);
   }
 }
 
