@@ -255,6 +255,25 @@ ModelOutputs LoadedModel::forward(Workspace& ws, const Tensor& input_ids, const 
                                                << token_type_ids.describe());
     tti = token_type_ids.contiguous();
   }
+  if (!train && prepared_) {
+    // Prepared inference on rows without padding (no mask, or all ones): the packed forward is the same
+    // computation on the same rows, with the packed attention and the row-chunked block tail.
+    bool full = true;
+    if (mask.defined())
+      for (int64_t i = 0; i < N && full; ++i) full = mask.i64()[i] == 1;
+    if (full) {
+      std::vector<int64_t> offsets(static_cast<size_t>(B + 1));
+      for (int64_t b = 0; b <= B; ++b) offsets[static_cast<size_t>(b)] = b * T;
+      PackedInput pin;
+      pin.ids = ids.i64();
+      pin.offsets = offsets.data();
+      pin.token_type_ids = tti.defined() ? tti.i64() : nullptr;
+      pin.B = B;
+      ModelOutputs o = forward_packed(ws, pin);
+      o.last_hidden_state = o.last_hidden_state.reshape({B, T, C});
+      return o;
+    }
+  }
   const float* madd = build_mask_add(mask, ws.mask_add);  // (B, T) or null
   ws.train = false;
   if (train) {

@@ -247,6 +247,42 @@ TEST(Runner, FirstTokenOnlyMatchesTheFullForward) {
   }
 }
 
+// Prepared inference on an unpadded batch (mask all ones, or none) goes through the packed forward: its
+// outputs are the packed forward's bits and match the padded forward of an unprepared model (mask path).
+TEST(Runner, UnpaddedForwardTakesThePackedPath) {
+  for (const char* name : kTinyNames) {
+    const std::string dir = test::kTiny + "/" + name;
+    ModelBundle b1 = import_hf(dir), b2 = import_hf(dir);
+    ModelOptions opt;
+    opt.prepare_inference = true;
+    std::shared_ptr<const LoadedModel> prepared = LoadedModel::from_bundle(b1, dir, opt);
+    std::shared_ptr<const LoadedModel> plain = LoadedModel::from_bundle(b2, dir);
+    ASSERT_TRUE(prepared->prepared()) << name;
+    ASSERT_FALSE(plain->prepared()) << name;
+    const Inputs in = fixture_inputs(dir);
+    const int64_t B = in.ids.size(0), T = in.ids.size(1);
+    Tensor ones = Tensor::empty({B, T}, DType::I64);
+    for (int64_t i = 0; i < B * T; ++i) ones.i64()[i] = 1;
+    ModelRunner rp(prepared), rq(plain);
+    const Kept fast = keep(rp.forward(in.ids, ones, in.tti));
+    const Kept fast_nomask = keep(rp.forward(in.ids, Tensor(), in.tti));
+    const Kept slow = keep(rq.forward(in.ids, ones, in.tti));
+    std::vector<int64_t> offsets;
+    for (int64_t r = 0; r <= B; ++r) offsets.push_back(r * T);
+    PackedInput pin;
+    pin.ids = in.ids.i64();
+    pin.offsets = offsets.data();
+    pin.token_type_ids = in.tti.defined() ? in.tti.i64() : nullptr;
+    pin.B = B;
+    const Kept packed = keep(rp.forward_packed(pin));
+    ASSERT_EQ(fast.lhs.shape(), (Shape{B, T, prepared->config().hidden})) << name;
+    EXPECT_TRUE(bit_equal(fast.lhs.reshape({B * T, -1}), packed.lhs)) << name;
+    EXPECT_TRUE(bit_equal(fast.lhs, fast_nomask.lhs)) << name;
+    EXPECT_LT(max_diff(fast.lhs, slow.lhs), 1e-5f) << name;
+    if (slow.logits.defined()) EXPECT_LT(max_diff(fast.logits, slow.logits), 1e-5f) << name;
+  }
+}
+
 // Two runners on one LoadedModel, each in its own thread, many batches at once: every output is the bits that
 // one runner alone computes.
 TEST(Runner, TwoThreadsGiveTheBitsOfOne) {
