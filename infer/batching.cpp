@@ -14,16 +14,25 @@ Encoded encode_texts(const tok::Tokenizer& tk, const std::vector<std::string>& t
   tok::EncodeOptions eo;
   eo.max_length = static_cast<size_t>(std::max<int64_t>(0, max_length));
   eo.normalize_tweets = normalize_tweets;
-  std::vector<tok::Encoding> enc;
-  try {
-    enc = tk.encode_batch(texts, eo, {}, threads > 0 ? threads : num_threads());
-  } catch (const tok::TokenizerError& e) {
-    TERN_FAIL(e.what());
-  }
   Encoded out;
   out.pad_id = tk.pad_id();
-  out.ids.reserve(enc.size());
-  for (auto& x : enc) out.ids.push_back(std::move(x.ids));
+  out.ids.reserve(texts.size());
+  // In chunks: a full Encoding (tokens, offsets, masks) is several times the ids kept from it, and a
+  // window of 4,096 at once held ~3.7 MB of them (tern infer's peak RSS, docs/results.md).
+  constexpr size_t kChunk = 256;
+  std::vector<std::string> chunk;
+  for (size_t i0 = 0; i0 < texts.size(); i0 += kChunk) {
+    const size_t i1 = std::min(texts.size(), i0 + kChunk);
+    chunk.assign(texts.begin() + static_cast<std::ptrdiff_t>(i0),
+                 texts.begin() + static_cast<std::ptrdiff_t>(i1));
+    std::vector<tok::Encoding> enc;
+    try {
+      enc = tk.encode_batch(chunk, eo, {}, threads > 0 ? threads : num_threads());
+    } catch (const tok::TokenizerError& e) {
+      TERN_FAIL(e.what());
+    }
+    for (auto& x : enc) out.ids.push_back(std::move(x.ids));
+  }
   return out;
 }
 

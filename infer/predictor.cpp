@@ -173,7 +173,11 @@ std::shared_ptr<const InferModel> InferModel::load(const std::string& name_or_pa
   (void)mmap_threshold_set;
 #endif
   memory_trace("start");
-  ModelBundle bundle = load_model(path);
+  // float16 / bfloat16 tensors come as stored: binding converts them (same bits), except the word-embedding
+  // table of a float16 file, which the prepared model keeps as float16 (half its memory; nn/model.h).
+  LoadOptions lo;
+  lo.to_f32 = false;
+  ModelBundle bundle = load_model(path, lo);
   memory_trace("file read");
   auto w = std::make_shared<Weights>();
   w->cfg = parse_config(bundle.config_json, path + " (config)");

@@ -44,7 +44,11 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
   const std::string& p = c.prefix;
   const int64_t C = c.hidden;
   // Embeddings.
-  word_ = ps_.take(p + ".embeddings.word_embeddings.weight", {c.vocab_size, C}, Init::Normal);
+  const std::string word = p + ".embeddings.word_embeddings.weight";
+  if (opt.prepare_inference && ps_.is_f16(word))
+    word_ = ps_.take_f16(word, {c.vocab_size, C}, word_f16_);
+  else
+    word_ = ps_.take(word, {c.vocab_size, C}, Init::Normal);
   if (c.arch == Arch::DistilBert && c.sinusoidal_positions &&
       !ps_.has(p + ".embeddings.position_embeddings.weight")) {
     // DistilBERT's fixed sinusoidal table (create_sinusoidal_embeddings) when the checkpoint omits it.
@@ -200,7 +204,10 @@ void LoadedModel::embed_rows(const int64_t* ids, const int64_t* tti, int64_t N, 
                              float* out) const {
   const ModelConfig& c = cfg_;
   const int64_t C = c.hidden;
-  embedding_gather(ids, N, word_->value.f32(), c.vocab_size, C, out);
+  if (word_f16_.defined())
+    embedding_gather_f16(ids, N, word_f16_.u16(), c.vocab_size, C, out);
+  else
+    embedding_gather(ids, N, word_->value.f32(), c.vocab_size, C, out);
   if (type_) {
     if (tti) {
       embedding_gather(tti, N, type_->value.f32(), c.type_vocab_size, C, out, /*accumulate=*/true);

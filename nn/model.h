@@ -83,7 +83,8 @@ struct ModelOptions {
   // encoder weights (tern convert --quantize int8) needs I8 here (an error naming it otherwise).
   Precision precision = Precision::F32;
   // Inference only: prepare the encoder layers' weights for their GEMMs at load in every precision (fp32
-  // too: tern's prepacked kernel) and free the parameters' own copies. Such a model cannot be trained.
+  // too: tern's prepacked kernel) and free the parameters' own copies; a float16-stored word-embedding
+  // table stays float16 (peak memory). Such a model cannot be trained.
   bool prepare_inference = false;
 };
 
@@ -194,6 +195,9 @@ class LoadedModel {
   bool prepared_ = false;
   ParamStore ps_;
   Param* word_ = nullptr;
+  // Inference-only model (ModelOptions::prepare_inference) from a float16-stored table: the word embeddings
+  // stay float16 here (word_ has no float value); rows are converted as they are gathered (same bits).
+  Tensor word_f16_;
   Param* pos_ = nullptr;
   Param* type_ = nullptr;
   LayerNormP emb_ln_;

@@ -88,6 +88,32 @@ bool ParamStore::is_int8(const std::string& name) const {
   return it != tensors_.end() && it->second.dtype() == DType::I8;
 }
 
+bool ParamStore::is_f16(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it != tensors_.end() && it->second.dtype() == DType::F16;
+}
+
+Param* ParamStore::take_f16(const std::string& name, const Shape& shape, Tensor& half) {
+  TERN_CHECK(find(name) == nullptr, "parameter " << name << " taken twice");
+  auto it = tensors_.find(name);
+  TERN_CHECK(it != tensors_.end() && it->second.dtype() == DType::F16,
+             source_ << ": tensor " << name << " is not stored as float16");
+  if (it->second.shape() != shape)
+    TERN_FAIL(source_ << ": tensor " << name << " has shape " << shape_str(it->second.shape())
+                      << ", expected " << shape_str(shape));
+  // A copy: a view would keep the whole file mapped, and pages near the table's rows resident with it.
+  half = it->second.clone();
+  drop_file_pages(it->second);
+  tensors_.erase(it);
+  Param p;
+  p.name = name;
+  p.no_decay = is_no_decay(name);
+  p.from_checkpoint = true;
+  p.trainable = false;
+  params_.push_back(std::move(p));
+  return &params_.back();
+}
+
 Param* ParamStore::take_int8(const std::string& name, int64_t rows, int64_t cols, Tensor& q, Tensor& scale) {
   TERN_CHECK(find(name) == nullptr, "parameter " << name << " taken twice");
   auto it = tensors_.find(name);

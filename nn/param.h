@@ -48,6 +48,11 @@ class ParamStore {
   // (int8 (rows, cols)) and scale (float32 (rows)). The returned parameter has no float value: an
   // int8-stored layer computes only through PackedWeight::from_i8 (inference in int8).
   Param* take_int8(const std::string& name, int64_t rows, int64_t cols, Tensor& q, Tensor& scale);
+  // A float16-stored tensor kept as float16 (an inference-only model's word-embedding table: half the
+  // memory of float32): `half` gets a copy (contiguous float16, `shape` checked as take() does); the returned
+  // parameter has no float value and is not trainable.
+  bool is_f16(const std::string& name) const;
+  Param* take_f16(const std::string& name, const Shape& shape, Tensor& half);
 
   // Checks that every checkpoint tensor was used. Tensors whose names start with one of
   // `skippable_prefixes` (an unused MLM head) are reported in skipped(); any other leftover is an error.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/check.h"
+#include "tensor/dtype.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels_impl.h"
 #include "tensor/kernels_ref.h"
@@ -444,6 +445,15 @@ void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t
     else
       std::memcpy(dst, src, static_cast<size_t>(C) * sizeof(float));
   }
+}
+
+void embedding_gather_f16(const int64_t* ids, int64_t N, const uint16_t* table, int64_t V, int64_t C,
+                          float* out) {
+  for (int64_t n = 0; n < N; ++n)
+    TERN_CHECK(ids[n] >= 0 && ids[n] < V,
+               "token id " << ids[n] << " at position " << n << " out of range [0, " << V << ")");
+#pragma omp parallel for schedule(static) if (N * C > 65536)
+  for (int64_t n = 0; n < N; ++n) convert_f16_to_f32(table + ids[n] * C, out + n * C, static_cast<size_t>(C));
 }
 
 }  // namespace tern

@@ -111,6 +111,12 @@ void attn_pv(const float* P, int64_t L, const float* V, int64_t ldv, int64_t D, 
 // ids: (N) checked against V; table: (V, C); out: (N, C).
 void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t V, int64_t C, float* out,
                       bool accumulate = false);
+// out[n] = float(table[ids[n]]) from a float16 table (IEEE half bits), converted row by row with
+// convert_f16_to_f32: the same bits as gathering from table.to(F32). An inference-only model keeps a
+// float16-stored word-embedding table so (half the memory).
+// ids: (N) checked against V; table: (V, C) float16; out: (N, C).
+void embedding_gather_f16(const int64_t* ids, int64_t N, const uint16_t* table, int64_t V, int64_t C,
+                          float* out);
 
 // ---- Backward ----
 // Backward kernels accumulate (+=) into parameter gradients; input gradients are written or accumulated

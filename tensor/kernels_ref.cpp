@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tensor/check.h"
+#include "tensor/dtype.h"
 
 namespace tern::ref {
 
@@ -132,6 +133,14 @@ void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t
   for (int64_t n = 0; n < N; ++n) {
     TERN_CHECK(ids[n] >= 0 && ids[n] < V, "token id " << ids[n] << " out of range [0, " << V << ")");
     for (int64_t c = 0; c < C; ++c) out[n * C + c] = table[ids[n] * C + c];
+  }
+}
+
+void embedding_gather_f16(const int64_t* ids, int64_t N, const uint16_t* table, int64_t V, int64_t C,
+                          float* out) {
+  for (int64_t n = 0; n < N; ++n) {
+    TERN_CHECK(ids[n] >= 0 && ids[n] < V, "token id " << ids[n] << " out of range [0, " << V << ")");
+    for (int64_t c = 0; c < C; ++c) out[n * C + c] = f16_to_f32(table[ids[n] * C + c]);
   }
 }
 

@@ -21,6 +21,8 @@ void attention_packed_bf16(const float* q, const float* k, const float* v, int64
                            const int64_t* offsets, int64_t B, int64_t H, int64_t D, float scale, float* out,
                            int64_t ld_out);
 void embedding_gather(const int64_t* ids, int64_t N, const float* table, int64_t V, int64_t C, float* out);
+void embedding_gather_f16(const int64_t* ids, int64_t N, const uint16_t* table, int64_t V, int64_t C,
+                          float* out);
 // C = alpha * op(A) op(B) + beta * C, row-major; op(A): (M, K), op(B): (K, N).
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

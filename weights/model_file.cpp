@@ -138,7 +138,11 @@ void save_model(const std::string& path, const ModelBundle& m, DType storage) {
 }
 
 ModelBundle load_model(const std::string& path, const LoadOptions& opt) {
-  return h5::in_file(path, [&] { return load_impl(path, opt); });
+  ModelBundle b = h5::in_file(path, [&] { return load_impl(path, opt); });
+  // HDF5 keeps the blocks it freed on its own free lists for the life of the process (1.6 MB after
+  // reading the default model): hand them back to malloc (peak RSS of tern infer, docs/results.md).
+  H5garbage_collect();
+  return b;
 }
 
 namespace {

@@ -367,6 +367,46 @@ TEST(Runner, LoadModelSharedFromTernFile) {
   EXPECT_THROW(load_model_shared(tmp.file("absent.h5")), Error);
 }
 
+// An inference-only (prepared) model from float16 storage keeps its word-embedding table float16 (no
+// float32 copy) and computes the same bits as the same model given the float32 conversion of that storage;
+// a model that may train still gets float32 parameters.
+TEST(Runner, PreparedModelKeepsFloat16WordEmbeddingsWithTheSameBits) {
+  for (Precision p : {Precision::F32, Precision::I8}) {
+    if (p == Precision::I8 && !__builtin_cpu_supports("avx512vnni")) continue;
+    for (const char* name : kTinyNames) {
+      const std::string dir = test::kTiny + "/" + name;
+      ModelBundle half = import_hf(dir), wide = import_hf(dir);
+      for (auto& [n, t] : half.tensors)
+        if (t.dtype() == DType::F32) t = t.to(DType::F16);
+      for (auto& [n, t] : wide.tensors)
+        t = half.tensors.at(n).dtype() == DType::F16 ? half.tensors.at(n).to(DType::F32) : t;
+      ModelOptions opt;
+      opt.precision = p;
+      opt.prepare_inference = true;
+      std::shared_ptr<const LoadedModel> a = LoadedModel::from_bundle(half, dir, opt);
+      std::shared_ptr<const LoadedModel> b = LoadedModel::from_bundle(wide, dir, opt);
+      const std::string word = a->config().prefix + ".embeddings.word_embeddings.weight";
+      for (const Param& prm : a->params().params())
+        if (prm.name == word) EXPECT_FALSE(prm.value.defined()) << name << ": a float32 copy of " << word;
+      for (const Param& prm : b->params().params())
+        if (prm.name == word) EXPECT_TRUE(prm.value.defined()) << name;
+      const Inputs in = fixture_inputs(dir);
+      ModelRunner ra(a), rb(b);
+      const Kept ka = keep(ra.forward(in.ids, in.mask, in.tti));
+      const ModelOutputs ob = rb.forward(in.ids, in.mask, in.tti);
+      EXPECT_TRUE(bit_equal(ka.lhs, ob.last_hidden_state)) << name << " " << precision_name(p);
+      if (ka.logits.defined()) EXPECT_TRUE(bit_equal(ka.logits, ob.logits)) << name;
+    }
+  }
+  // Not prepared (a model that may train): float32 parameters from float16 storage.
+  const std::string dir = test::kTiny + "/bert_seqcls_single3";
+  ModelBundle half = import_hf(dir);
+  for (auto& [n, t] : half.tensors)
+    if (t.dtype() == DType::F32) t = t.to(DType::F16);
+  std::shared_ptr<const LoadedModel> m = LoadedModel::from_bundle(half, dir);
+  for (const Param& prm : m->params().params()) EXPECT_EQ(prm.value.dtype(), DType::F32) << prm.name;
+}
+
 // Workers keep runners in containers: a runner moves (its buffers with it) and is not copied by accident.
 static_assert(std::is_nothrow_move_constructible_v<ModelRunner>);
 static_assert(!std::is_copy_constructible_v<LoadedModel>);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tensor/check.h"
+#include "tensor/dtype.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels_ref.h"
@@ -403,6 +404,33 @@ TEST(Embedding, GatherAndRangeCheck) {
   float r[6];
   ref::embedding_gather(ids, 3, table, 3, 2, r);
   EXPECT_EQ(r[5], 21.f);
+}
+
+// The float16 gather (an inference-only model's word-embedding table) against gathering from the table
+// converted to float32 as the loader converts it: bit-equal for every half bit pattern (subnormals, Inf and
+// NaN payloads included), for a row width that is a multiple of 16 (the F16C path) and one that is not;
+// the reference twin too.
+TEST(Embedding, Float16GatherIsBitEqualToTheFloat32Table) {
+  for (const int64_t C : {int64_t{16}, int64_t{24}}) {
+    const int64_t V = (65536 + C - 1) / C;
+    std::vector<uint16_t> half(static_cast<size_t>(V * C));
+    for (size_t i = 0; i < half.size(); ++i) half[i] = static_cast<uint16_t>((i * 40503u) & 0xffffu);
+    std::vector<float> table(half.size());
+    convert_f16_to_f32(half.data(), table.data(), half.size());
+    std::vector<int64_t> ids;
+    for (int64_t v = V - 1; v >= 0; --v) ids.push_back(v);         // every row, in another order
+    for (int64_t k = 0; k < 50; ++k) ids.push_back((k * 37) % V);  // and repeats
+    const int64_t N = static_cast<int64_t>(ids.size());
+    std::vector<float> want(static_cast<size_t>(N * C)), got(want.size(), -1.f), r(want.size(), -1.f);
+    embedding_gather(ids.data(), N, table.data(), V, C, want.data());
+    embedding_gather_f16(ids.data(), N, half.data(), V, C, got.data());
+    ref::embedding_gather_f16(ids.data(), N, half.data(), V, C, r.data());
+    EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << "C = " << C;
+    EXPECT_EQ(std::memcmp(want.data(), r.data(), want.size() * sizeof(float)), 0) << "C = " << C;
+    int64_t bad[2] = {0, V};
+    EXPECT_THROW(embedding_gather_f16(bad, 2, half.data(), V, C, got.data()), Error);
+    EXPECT_THROW(ref::embedding_gather_f16(bad, 2, half.data(), V, C, got.data()), Error);
+  }
 }
 
 // ctest runs this binary with OPENBLAS_CORETYPE=Haswell (as the machines' environment sets it): the GEMM
