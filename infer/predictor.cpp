@@ -382,9 +382,10 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
       // Mean pooling reads every token's final state; the heads and CLS pooling only the first token's.
       in.first_token_only = opt_.pool != Pool::Mean;
       const ModelOutputs o = w.models[mi].forward_packed(in);
-      // (tokens, C), or (n, C) when the model computed the first tokens alone
+      // (tokens, C), or (n, C) when the model computed the first tokens alone (the same rows when every
+      // sequence is one token long)
       const float* hs = o.last_hidden_state.f32();
-      const bool first_rows = o.last_hidden_state.size(0) == n && o.last_hidden_state.size(0) != w.offsets[n];
+      const bool first_rows = o.last_hidden_state.size(0) != w.offsets[n];
       for (int64_t i = 0; i < n; ++i) {
         const int64_t row = order[r0 + i];
         for (size_t mk : heads) {

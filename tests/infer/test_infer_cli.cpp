@@ -323,6 +323,39 @@ TEST_F(InferCli, EmbeddingsFileInInputOrder) {
   }
 }
 
+// --embeddings cls takes the last layer's first-token-only path (PackedInput::first_token_only): its rows
+// equal last_hidden_state[:, 0] of `tern forward` (the padded forward of every token, an independent path)
+// on the ids `tern tokenize` gives for the same texts.
+TEST_F(InferCli, ClsEmbeddingsEqualTheFullForwardsFirstToken) {
+  ScratchDir d;
+  std::string txt;
+  for (const auto& t : flat_texts()) txt += t + "\n";
+  write_bytes(d.file("t.txt"), txt);
+  const auto a = run_tern("infer " + d.file("t.txt") + " " + d.file("o.jsonl") +
+                              " -q --embeddings cls --embeddings-out " + d.file("e.h5"),
+                          "", 60);
+  ASSERT_EQ(a.code, 0) << a.out;
+  const auto b = run_tern("tokenize --model weights/models/sentiment.h5 --input " + d.file("t.txt") +
+                          " --output " + d.file("ids.jsonl"));
+  ASSERT_EQ(b.code, 0) << b.out;
+  const auto c = run_tern("forward --model " + std::string("weights/models/sentiment.h5") + " --input " +
+                              d.file("ids.jsonl") + " --output " + d.file("f.h5"),
+                          "", 60);
+  ASSERT_EQ(c.code, 0) << c.out;
+  const TensorMap e = read_h5_arrays(d.file("e.h5"), std::vector<std::string>{"embeddings"});
+  const TensorMap f = read_h5_arrays(d.file("f.h5"), std::vector<std::string>{"last_hidden_state"});
+  const Tensor& emb = e.at("embeddings");
+  const Tensor& lhs = f.at("last_hidden_state");  // (40, T, 256)
+  ASSERT_EQ(emb.shape(), (Shape{40, 256}));
+  ASSERT_EQ(lhs.size(0), 40);
+  const int64_t T = lhs.size(1), C = 256;
+  float md = 0.f;
+  for (int64_t i = 0; i < 40; ++i)
+    for (int64_t k = 0; k < C; ++k)
+      md = std::max(md, std::fabs(emb.f32()[i * C + k] - lhs.f32()[i * T * C + k]));
+  EXPECT_LT(md, 1e-5f);
+}
+
 TEST_F(InferCli, HelpShowsDefaultsAndStrayArgumentsFail) {
   const auto h = run_tern("infer --help");
   EXPECT_EQ(h.code, 0);
