@@ -93,6 +93,17 @@ bool ParamStore::is_f16(const std::string& name) const {
   return it != tensors_.end() && it->second.dtype() == DType::F16;
 }
 
+// A parameter whose value lives outside Param (packed int8, float16 table): frozen, from the checkpoint.
+Param* ParamStore::add_frozen(const std::string& name) {
+  Param p;
+  p.name = name;
+  p.no_decay = is_no_decay(name);
+  p.from_checkpoint = true;
+  p.trainable = false;
+  params_.push_back(std::move(p));
+  return &params_.back();
+}
+
 Param* ParamStore::take_f16(const std::string& name, const Shape& shape, Tensor& half) {
   TERN_CHECK(find(name) == nullptr, "parameter " << name << " taken twice");
   auto it = tensors_.find(name);
@@ -105,13 +116,7 @@ Param* ParamStore::take_f16(const std::string& name, const Shape& shape, Tensor&
   half = it->second.clone();
   drop_file_pages(it->second);
   tensors_.erase(it);
-  Param p;
-  p.name = name;
-  p.no_decay = is_no_decay(name);
-  p.from_checkpoint = true;
-  p.trainable = false;
-  params_.push_back(std::move(p));
-  return &params_.back();
+  return add_frozen(name);
 }
 
 Param* ParamStore::take_int8(const std::string& name, int64_t rows, int64_t cols, Tensor& q, Tensor& scale) {
@@ -146,13 +151,7 @@ Param* ParamStore::take_int8(const std::string& name, int64_t rows, int64_t cols
                         << "); int8 scales must be finite and positive");
   tensors_.erase(it);
   tensors_.erase(st);
-  Param p;
-  p.name = name;
-  p.no_decay = is_no_decay(name);
-  p.from_checkpoint = true;
-  p.trainable = false;
-  params_.push_back(std::move(p));
-  return &params_.back();
+  return add_frozen(name);
 }
 
 void ParamStore::finish(const std::vector<std::string>& skippable) {

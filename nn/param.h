@@ -66,6 +66,7 @@ class ParamStore {
   int64_t count() const;  // number of scalar parameters
 
  private:
+  Param* add_frozen(const std::string& name);
   std::map<std::string, Tensor> tensors_;
   std::string source_;
   BindOptions opt_;

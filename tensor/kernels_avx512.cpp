@@ -280,29 +280,10 @@ void pack_kt(const float* k, int64_t ld, int64_t L, int64_t D, float scale, floa
     const int64_t nj = std::min<int64_t>(16, L - j0);
     float* dst = kt + j0 / 64 * 64 * D + j0 % 64;
     for (int64_t d0 = 0; d0 < D; d0 += 16) {
-      __m512 r[16], t[16];
+      __m512 r[16];
       for (int64_t i = 0; i < 16; ++i)
         r[i] = i < nj ? _mm512_mul_ps(sc, _mm512_loadu_ps(k + (j0 + i) * ld + d0)) : _mm512_setzero_ps();
-      for (int i = 0; i < 8; ++i) {  // per 128-bit lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-      }
-      for (int i = 0; i < 4; ++i) {  // r[4i + c], lane l: rows 4i..4i+3 of column 4l + c
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-      }
-      for (int c = 0; c < 4; ++c) {  // column 4l + c = lane l of r[c], r[4 + c], r[8 + c], r[12 + c]
-        const __m512 x = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88),
-                     y = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
-        const __m512 x2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88),
-                     y2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
-        _mm512_storeu_ps(dst + (d0 + c) * 64, _mm512_shuffle_f32x4(x, x2, 0x88));
-        _mm512_storeu_ps(dst + (d0 + 4 + c) * 64, _mm512_shuffle_f32x4(y, y2, 0x88));
-        _mm512_storeu_ps(dst + (d0 + 8 + c) * 64, _mm512_shuffle_f32x4(x, x2, 0xDD));
-        _mm512_storeu_ps(dst + (d0 + 12 + c) * 64, _mm512_shuffle_f32x4(y, y2, 0xDD));
-      }
+      avx512_math::transpose16_store(r, dst + d0 * 64, 64);
     }
   }
 }

@@ -340,32 +340,6 @@ void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0
 }
 
 namespace {
-// Transposes 16 rows x 16 32-bit words (r[i] = row i) in registers: on return column c (word c of every row)
-// is stored at dst + c * ld (as 16 words). Shuffles only: the bit patterns pass unchanged.
-void transpose16_store(__m512 r[16], float* dst, int64_t ld) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {  // per 128-bit lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {  // r[4i + c], lane l: rows 4i..4i+3 of column 4l + c
-    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; ++c) {  // column 4l + c = lane l of r[c], r[4 + c], r[8 + c], r[12 + c]
-    const __m512 x = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88),
-                 y = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
-    const __m512 x2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88),
-                 y2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
-    _mm512_storeu_ps(dst + c * ld, _mm512_shuffle_f32x4(x, x2, 0x88));
-    _mm512_storeu_ps(dst + (4 + c) * ld, _mm512_shuffle_f32x4(y, y2, 0x88));
-    _mm512_storeu_ps(dst + (8 + c) * ld, _mm512_shuffle_f32x4(x, x2, 0xDD));
-    _mm512_storeu_ps(dst + (12 + c) * ld, _mm512_shuffle_f32x4(y, y2, 0xDD));
-  }
-}
-
 // 32 floats (lo: columns 0-15, hi: 16-31) -> 32 bf16 (nearest even), as 16 words of pairs.
 inline __m512 pairs_bf16(__m512 lo, __m512 hi) {
   return _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
@@ -391,7 +365,8 @@ void attn_scores_bf16(const float* q, const float* k, int64_t ld_in, int64_t L, 
                                    _mm512_mul_ps(sc, _mm512_loadu_ps(kr + 16)))
                       : _mm512_setzero_ps();
       }
-      transpose16_store(r, dst + (d0 / 2) * 64, 64);  // word rows s = d0/2 .. d0/2 + 15, 64 words apart
+      detail::avx512_math::transpose16_store(r, dst + (d0 / 2) * 64,
+                                             64);  // word rows s = d0/2 .. d0/2 + 15, 64 words apart
     }
   }
   const Bf16Args a{D, L, qb, kt, nullptr, 0.f, S, L, Act::Identity, false};

@@ -94,6 +94,32 @@ inline __m512 gelu_erf16_lowp(__m512 x) {
   return _mm512_mul_ps(_mm512_fmadd_ps(ax, e, x), _mm512_set1_ps(0.5f));
 }
 
+// Transposes 16 rows x 16 32-bit words (r[i] = row i; clobbered) in registers and stores column c (word c
+// of every row, 16 words) at dst + c * ld. Shuffles only: the bit patterns pass unchanged.
+inline void transpose16_store(__m512 r[16], float* dst, int64_t ld) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {  // per 128-bit lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // r[4i + c], lane l: rows 4i..4i+3 of column 4l + c
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // column 4l + c = lane l of r[c], r[4 + c], r[8 + c], r[12 + c]
+    const __m512 x = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88),
+                 y = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+    const __m512 x2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88),
+                 y2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    _mm512_storeu_ps(dst + c * ld, _mm512_shuffle_f32x4(x, x2, 0x88));
+    _mm512_storeu_ps(dst + (4 + c) * ld, _mm512_shuffle_f32x4(y, y2, 0x88));
+    _mm512_storeu_ps(dst + (8 + c) * ld, _mm512_shuffle_f32x4(x, x2, 0xDD));
+    _mm512_storeu_ps(dst + (12 + c) * ld, _mm512_shuffle_f32x4(y, y2, 0xDD));
+  }
+}
+
 inline __m512 gelu_tanh16(__m512 x) {
   const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
   const __m512 u =

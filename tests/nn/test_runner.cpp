@@ -56,6 +56,31 @@ Kept keep(const ModelOutputs& o) {
           o.logits.defined() ? o.logits.clone() : Tensor()};
 }
 
+// The fixture's rows without their padding (right-padded rows: real tokens first), as a packed batch.
+struct Unpadded {
+  std::vector<int64_t> ids, tti, offsets = {0};
+  bool has_tti;
+  int64_t B;
+  explicit Unpadded(const Inputs& in) : has_tti(in.tti.defined()), B(in.ids.size(0)) {
+    const int64_t T = in.ids.size(1);
+    for (int64_t r = 0; r < B; ++r) {
+      for (int64_t t = 0; t < T && in.mask.i64()[r * T + t]; ++t) {
+        ids.push_back(in.ids.i64()[r * T + t]);
+        tti.push_back(has_tti ? in.tti.i64()[r * T + t] : 0);
+      }
+      offsets.push_back(static_cast<int64_t>(ids.size()));
+    }
+  }
+  PackedInput input() const {
+    PackedInput p;
+    p.ids = ids.data();
+    p.offsets = offsets.data();
+    p.token_type_ids = has_tti ? tti.data() : nullptr;
+    p.B = B;
+    return p;
+  }
+};
+
 // The batches a worker runs: the whole fixture batch, then every single row and every prefix, so that the
 // runner's buffers are reused at changing shapes.
 std::vector<std::pair<int64_t, int64_t>> batches(int64_t B) {
@@ -168,21 +193,11 @@ TEST(Runner, RowChunkedTailGivesTheBitsOfTheWholeBatch) {
       opt.prepare_inference = true;
       std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir, opt);
       const Inputs in = fixture_inputs(dir);
-      const int64_t B = in.ids.size(0), T = in.ids.size(1);
-      std::vector<int64_t> ids, tti, offsets = {0};
-      for (int64_t r = 0; r < B; ++r) {
-        for (int64_t t = 0; t < T && in.mask.i64()[r * T + t]; ++t) {
-          ids.push_back(in.ids.i64()[r * T + t]);
-          tti.push_back(in.tti.defined() ? in.tti.i64()[r * T + t] : 0);
-        }
-        offsets.push_back(static_cast<int64_t>(ids.size()));
-      }
+      const int64_t B = in.ids.size(0);
+      const Unpadded u(in);
+      const std::vector<int64_t>& offsets = u.offsets;
       ASSERT_GT(offsets[B], 10) << name << ": too few rows for several chunks of 5";
-      PackedInput pin;
-      pin.ids = ids.data();
-      pin.offsets = offsets.data();
-      pin.token_type_ids = in.tti.defined() ? tti.data() : nullptr;
-      pin.B = B;
+      PackedInput pin = u.input();
       ModelRunner r(lm);
       const int saved = omp_get_max_threads();
       omp_set_num_threads(2);
@@ -214,20 +229,10 @@ TEST(Runner, FirstTokenOnlyMatchesTheFullForward) {
       opt.prepare_inference = true;
       std::shared_ptr<const LoadedModel> lm = LoadedModel::from_bundle(b, dir, opt);
       const Inputs in = fixture_inputs(dir);
-      const int64_t B = in.ids.size(0), T = in.ids.size(1), C = lm->config().hidden;
-      std::vector<int64_t> ids, tti, offsets = {0};
-      for (int64_t r = 0; r < B; ++r) {
-        for (int64_t t = 0; t < T && in.mask.i64()[r * T + t]; ++t) {
-          ids.push_back(in.ids.i64()[r * T + t]);
-          tti.push_back(in.tti.defined() ? in.tti.i64()[r * T + t] : 0);
-        }
-        offsets.push_back(static_cast<int64_t>(ids.size()));
-      }
-      PackedInput pin;
-      pin.ids = ids.data();
-      pin.offsets = offsets.data();
-      pin.token_type_ids = in.tti.defined() ? tti.data() : nullptr;
-      pin.B = B;
+      const int64_t B = in.ids.size(0), C = lm->config().hidden;
+      const Unpadded u(in);
+      const std::vector<int64_t>& offsets = u.offsets;
+      PackedInput pin = u.input();
       ModelRunner r(lm);
       const Kept full = keep(r.forward_packed(pin));
       pin.first_token_only = true;
