@@ -21,9 +21,12 @@
   precision's macro-recall and label agreement with tern fp32 are printed, and its speed-up over tern fp32.
 - --ort-int8: ONNX Runtime's own dynamic int8 (`../shared/peers/ort-int8/quantize_dynamic.py` on the same ONNX
   export; python3-onnx) joins each round, length-sorted batches.
+- precision `int8s` in --precisions: tern on its stored int8 file (`tern convert --quantize int8`, made once before
+  the rounds and timed like ORT's quantize_dynamic; `tern infer` without --precision), the counterpart of ORT's
+  int8 file; `int8` quantises the float file at load (included in the process wall clock).
 
   /usr/bin/python3 bench/infer_bench.py [--model M.h5] [--runs 5] [--threads 2] [--limit N] [--base]
-                                        [--precisions fp32,bf16,int8] [--ort-int8]
+                                        [--precisions fp32,bf16,int8,int8s] [--ort-int8]
 
 --base replaces the model by a BERT-base-shaped classifier (768/12 layers/12 heads/3072, random weights, seed 0,
 bert-base-uncased vocabulary) made here and converted with `tern convert` (its labels are meaningless: speed only).
@@ -297,9 +300,22 @@ def main():
         subprocess.run([sys.executable, q, onnx, onnx8], check=True, stdout=subprocess.DEVNULL)
         print(f"ORT int8: quantize_dynamic -> {onnx8} ({os.path.getsize(onnx8) / 1e6:.1f} MB) in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
+    model8 = None
+    if "int8s" in precs:
+        model8 = os.path.join(tmp, "model_int8.h5")
+        t0 = time.perf_counter()
+        subprocess.run([a.tern, "convert", "--quantize", "int8", model, model8], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(f"tern int8 file: tern convert --quantize int8 -> {model8} ({os.path.getsize(model8) / 1e6:.1f} MB) "
+              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    def tern_args(p):  # (model, extra arguments) of tern infer for precision p
+        return (model8, ()) if p == "int8s" else (model, ("--precision", p))
+
     for p in precs:
-        r = subprocess.run([a.tern, "infer", head_path, os.devnull, "--model", model, "--threads", str(a.threads),
-                            "--precision", p, "-v", "-q"], stderr=subprocess.PIPE, text=True)
+        m_p, x_p = tern_args(p)
+        r = subprocess.run([a.tern, "infer", head_path, os.devnull, "--model", m_p, "--threads", str(a.threads),
+                            *x_p, "-v", "-q"], stderr=subprocess.PIPE, text=True)
         print(f"kernels {p}: " + (r.stderr.strip().splitlines() or ["?"])[0], flush=True)
 
     out_path = os.path.join(tmp, "out.jsonl")
@@ -313,7 +329,8 @@ def main():
     for r in range(a.runs):
         line = f"round {r + 1}:"
         for p in precs:
-            s, own, rss = run_tern(a.tern, model, texts_path, out_path, a.threads, ("--precision", p))
+            m_p, x_p = tern_args(p)
+            s, own, rss = run_tern(a.tern, m_p, texts_path, out_path, a.threads, x_p)
             rows["tern" if p == "fp32" else "tern_" + p].append(len(texts) / s)
             if p == "fp32":
                 rows["tern_own"].append(own[2] if own else float("nan"))
@@ -366,7 +383,8 @@ def main():
     if onnx8:
         m8 = med["ort_int8_sorted"]
         print(f"  ONNX Runtime int8, length-sorted batches     {m8:8.0f}"
-              + (f"   tern int8/ORT int8 {med['tern_int8'] / m8:.2f}x" if "tern_int8" in med else ""))
+              + (f"   tern int8/ORT int8 {med['tern_int8'] / m8:.2f}x" if "tern_int8" in med else "")
+              + (f"   tern int8 file/ORT int8 {med['tern_int8s'] / m8:.2f}x" if "tern_int8s" in med else ""))
     for k, v in rows.items():
         print(f"  runs {k:8s} " + " ".join(f"{x:.0f}" for x in v))
     print(f"load average at end: {load_avg()}")

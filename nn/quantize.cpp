@@ -32,7 +32,7 @@ int64_t quantize_encoder_int8(const ModelConfig& cfg, TensorMap& tensors, const 
       Tensor q = Tensor::empty(want, DType::I8);
       Tensor s = Tensor::empty({want[0]});
       try {
-        ref::quantize_weight_i8(f.f32(), want[0], want[1], want[1], q.i8(), s.f32());
+        quantize_weight_i8(f.f32(), want[0], want[1], want[1], q.i8(), s.f32());
       } catch (const Error& e) {
         TERN_FAIL(source << ": tensor " << name << ": " << e.what());
       }

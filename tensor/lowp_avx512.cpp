@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "tensor/lowp_impl.h"
 #include "tensor/simd_math_avx512.h"
@@ -324,6 +325,42 @@ void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_
     }
     for (k = K; k < Kp; ++k) q[k] = 0;
   }
+}
+
+int64_t quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, int8_t* q, float* scales) {
+  const __m512 fmax = _mm512_set1_ps(std::numeric_limits<float>::max());
+  for (int64_t o = 0; o < rows; ++o) {
+    const float* r = w + o * ld;
+    // amax over |w| (max of non-NaN values: the twin's `a > amax ? a : amax`); any |w| > FLT_MAX or NaN
+    // (the unordered compare) marks the row non-finite.
+    __m512 amax = _mm512_setzero_ps();
+    __mmask16 bad = 0;
+    for (int64_t k = 0; k < cols; k += 16) {
+      const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask(cols - k), r + k));
+      bad |= _mm512_cmp_ps_mask(a, fmax, _CMP_NLE_UQ);
+      amax = _mm512_max_ps(amax, a);
+    }
+    if (bad) return o;
+    const float am = _mm512_reduce_max_ps(amax);
+    int8_t* qo = q + o * cols;
+    if (am == 0.f) {
+      scales[o] = 1.f;
+      std::memset(qo, 0, static_cast<size_t>(cols));
+      continue;
+    }
+    const float s = am / 127.f;
+    scales[o] = s;
+    // nearbyint(w / s) (an IEEE divide, then round to nearest even), clamped to [-127, 127]: the twin's bits.
+    const __m512 sv = _mm512_set1_ps(s), lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
+    for (int64_t k = 0; k < cols; k += 16) {
+      const __mmask16 msk = tail_mask(cols - k);
+      __m512 v = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(msk, r + k), sv),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+      _mm_mask_storeu_epi8(qo + k, msk, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)));
+    }
+  }
+  return -1;
 }
 
 void rows_to_bf16(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint16_t* xb) {

@@ -342,8 +342,26 @@ void pack_i8(PackedWeight::Impl& im, const int8_t* q, const float* scales) {
   im.Kp = round_up(K, 4);
   im.packed_bytes = static_cast<size_t>(im.Np * im.Kp);
   im.packed = aligned_bytes(im.packed_bytes);
-  pack_layout<4>(reinterpret_cast<int8_t*>(im.packed.get()), R, K, im.Kp,
-                 [&](int64_t o, int64_t k) { return q[o * K + k]; });
+  if (K % 4 == 0) {
+    // Whole groups of 4 inputs: each lands as one 32-bit word at word (o / 64 * Kp/4 + k/4) * 64 + o % 64;
+    // blocks of 64 rows x 64 inputs (the same layout as pack_layout<4>, one word at a time).
+    const int64_t steps = K / 4;
+    uint32_t* d = reinterpret_cast<uint32_t*>(im.packed.get());
+    for (int64_t g = 0; g * 64 < R; ++g) {
+      const int64_t rows = std::min<int64_t>(64, R - g * 64);
+      uint32_t* dg = d + g * steps * 64;
+      for (int64_t s0 = 0; s0 < steps; s0 += 16) {
+        const int64_t s1 = std::min<int64_t>(steps, s0 + 16);
+        for (int64_t j = 0; j < rows; ++j) {
+          const int8_t* src = q + (g * 64 + j) * K;
+          for (int64_t st = s0; st < s1; ++st) std::memcpy(dg + st * 64 + j, src + 4 * st, 4);
+        }
+      }
+    }
+  } else {
+    pack_layout<4>(reinterpret_cast<int8_t*>(im.packed.get()), R, K, im.Kp,
+                   [&](int64_t o, int64_t k) { return q[o * K + k]; });
+  }
   im.colsum.assign(im.Np, 0);
   im.scales.assign(im.Np, 0.f);
   for (int64_t o = 0; o < R; ++o) {
@@ -421,7 +439,7 @@ PackedWeight PackedWeight::from_f32(Precision p, const float* w, int64_t rows, i
     case Precision::I8: {
       std::vector<int8_t> q(rows * cols);
       std::vector<float> s(rows);
-      ref::quantize_weight_i8(w, rows, cols, ld, q.data(), s.data());
+      quantize_weight_i8(w, rows, cols, ld, q.data(), s.data());
       if (im->use_ref) {
         im->q = std::move(q);
         im->scales = std::move(s);
@@ -687,6 +705,12 @@ void PackedWeight::gemm(int64_t M, const float* x, int64_t ldx, const float* bia
       return;
     }
   }
+}
+
+void quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, int8_t* q, float* scales) {
+  if (!detail::lowp_cpu_supports(Precision::I8)) return ref::quantize_weight_i8(w, rows, cols, ld, q, scales);
+  const int64_t bad = detail::lowp::avx512::quantize_weight_i8(w, rows, cols, ld, q, scales);
+  TERN_CHECK(bad < 0, "quantize_weight_i8: output channel " << bad << " has a non-finite value");
 }
 
 // ---- the reference twin ----
