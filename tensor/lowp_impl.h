@@ -103,9 +103,9 @@ void attn_scores_bf16(const float* q, const float* k, int64_t ld_in, int64_t L, 
                       float* S, uint16_t* buf);
 void attn_pv_bf16(const float* P, int64_t L, const float* v, int64_t ld_in, int64_t D, float* out,
                   int64_t ld_out, uint16_t* buf);
-// Symmetric per-output-channel int8 of w (rows, cols) ld: q (rows, cols) row-major, scales (rows); the bits of
-// ref::quantize_weight_i8. Returns the first output channel with a non-finite value (nothing written for it
-// or after it), or -1.
+// Symmetric per-output-channel int8 of w (rows, cols) ld: q (rows, cols) row-major, scales (rows); the bits
+// of ref::quantize_weight_i8. Returns the first output channel with a non-finite value (nothing written for
+// it or after it), or -1.
 int64_t quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, int8_t* q, float* scales);
 // Quantise rows [m0, m1) of x (M, K) ld ldx into xq (ld Kp, padding zero), xs, xzp (asymmetric u8 per row).
 void quantize_rows_u8(const float* x, int64_t ldx, int64_t K, int64_t Kp, int64_t m0, int64_t m1, uint8_t* xq,

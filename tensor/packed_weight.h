@@ -78,8 +78,8 @@ class PackedWeight {
 };
 
 // Symmetric per-output-channel int8 of w (rows, cols) ld into q (rows, cols) row-major and scales (rows): the
-// AVX-512 kernel where the CPU runs int8 (bit-equal to its twin ref::quantize_weight_i8), else the twin. Throws
-// naming the first output channel that holds a non-finite value.
+// AVX-512 kernel where the CPU runs int8 (bit-equal to its twin ref::quantize_weight_i8), else the twin.
+// Throws naming the first output channel that holds a non-finite value.
 void quantize_weight_i8(const float* w, int64_t rows, int64_t cols, int64_t ld, int8_t* q, float* scales);
 
 namespace detail {

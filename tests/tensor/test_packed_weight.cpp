@@ -182,11 +182,12 @@ TEST(Quantize, NonFiniteWeightIsAnError) {
   }
 }
 
-// The load-time quantiser (AVX-512 where the CPU runs int8) gives its twin's bits: shapes with tails, ld > cols,
-// an all-zero channel, halfway values (nearest even) and large magnitudes.
+// The load-time quantiser (AVX-512 where the CPU runs int8) gives its twin's bits: shapes with tails, ld >
+// cols, an all-zero channel, halfway values (nearest even) and large magnitudes.
 TEST(Quantize, WeightKernelEqualsTwin) {
   if (!supported(Precision::I8)) GTEST_SKIP() << "this CPU lacks AVX512-VNNI";
-  const int64_t shapes[][3] = {{1, 1, 1}, {3, 7, 9}, {5, 16, 16}, {9, 17, 20}, {37, 100, 100}, {64, 768, 770}};
+  const int64_t shapes[][3] = {{1, 1, 1},   {3, 7, 9},      {5, 16, 16},
+                               {9, 17, 20}, {37, 100, 100}, {64, 768, 770}};
   uint32_t seed = 7;
   for (const auto& sh : shapes) {
     const int64_t R = sh[0], K = sh[1], ld = sh[2];
@@ -194,7 +195,7 @@ TEST(Quantize, WeightKernelEqualsTwin) {
     for (int64_t k = 0; k < K; ++k) w[k] = 0.f;  // channel 0 all zero
     if (R > 2) {
       for (int64_t k = 0; k < K; ++k) w[ld + k] = static_cast<float>(k % 9) - 4.f;  // amax 4: halfway values
-      w[2 * ld] = 3.0e38f;                                                             // huge amax
+      w[2 * ld] = 3.0e38f;                                                          // huge amax
     }
     std::vector<int8_t> q(R * K, 99), q2(R * K, 98);
     std::vector<float> s(R, -1.f), s2(R, -2.f);
