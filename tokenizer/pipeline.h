@@ -92,8 +92,9 @@ struct WordPiece {
   void pieces(std::string_view word, std::vector<WordPieceSpan>& out) const;
 
  private:
-  FlatStrMap<int32_t> initial_;  // every entry (a word's first piece)
-  FlatStrMap<int32_t> cont_;     // entries with the prefix, keyed without it (the following pieces)
+  // A word's first piece is looked up in `vocab` itself; the following pieces in cont_, an index over the
+  // vocabulary's entries that start with the prefix, keyed by their bytes after it (no second copy).
+  StrIndex cont_;
   size_t max_initial_bytes_ = 0, max_cont_bytes_ = 0;
 };
 
@@ -122,7 +123,7 @@ class Bpe {
  private:
   void merge_word(std::string_view bytes, std::vector<WordPieceSpan>& out) const;
 
-  FlatStrMap<int32_t> byte_vocab_;  // raw bytes -> id
+  Vocab byte_vocab_;  // raw bytes -> id (built only with ignore_merges, its one use)
   int32_t byte_id_[256];
   FlatU64Map<std::pair<int32_t, int32_t>> merges_;  // (left<<32|right) -> (rank, new id)
 };
@@ -192,9 +193,16 @@ struct Tokenizer::Impl {
   std::vector<size_t> added_raw, added_norm;  // indices of non-normalized / normalized added tokens
   detail::PostProcessor post;
   int32_t pad_id = 0;
-  // The model vocabulary's tokens plus the added tokens (which win): id -> token, sorted by id; token -> id
+  // The model vocabulary's tokens plus the added tokens (which win): id -> token, sorted by id (see
+  // vocab_ids_are_indices); token -> id
   // for added tokens (looked up before the vocabulary); vocabulary size counting added tokens once.
-  std::vector<std::pair<int32_t, const std::string*>> id_to_token;
+  // id_to_token's second: a model vocabulary entry index, or kAddedRef | an index into `added`.
+  static constexpr uint32_t kAddedRef = 0x80000000u;
+  std::vector<std::pair<int32_t, uint32_t>> id_to_token;
+  bool vocab_ids_are_indices = false;  // vocabulary entry i has id i: id_to_token lists the added tokens only
+  std::string_view token_of_ref(uint32_t ref) const {
+    return ref & kAddedRef ? std::string_view(added[ref & ~kAddedRef].content) : model_vocab().token(ref);
+  }
   detail::Vocab added_to_id;
   size_t vocab_size = 0;
   const detail::Vocab& model_vocab() const { return model_type == "wordpiece" ? wordpiece.vocab : bpe.vocab; }
