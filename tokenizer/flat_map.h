@@ -285,7 +285,7 @@ class Vocab {
   class const_iterator {
    public:
     const_iterator(const Vocab* v, uint32_t i) : v_(v), i_(i) {}
-    Entry operator*() const { return {v_->token(i_), v_->ids_[i_]}; }
+    Entry operator*() const { return {v_->token(i_), v_->id(i_)}; }
     const Entry* operator->() const {
       e_ = **this;
       return &e_;
@@ -311,7 +311,7 @@ class Vocab {
   std::string_view token(uint32_t i) const {
     return std::string_view(blob_.data() + off_[i], off_[i + 1] - off_[i]);
   }
-  int32_t id(uint32_t i) const { return ids_[i]; }
+  int32_t id(uint32_t i) const { return ids_are_indices_ ? static_cast<int32_t>(i) : ids_[i]; }
   // The entry index of `key` (hash `h` = hash_bytes(key)), or StrIndex::kNone.
   uint32_t index_of(std::string_view key, uint64_t h) const {
     return index_.find(key, h, [this](uint32_t e) { return token(e); });
@@ -322,22 +322,23 @@ class Vocab {
     return i == StrIndex::kNone ? end() : const_iterator(this, i);
   }
   int32_t& operator[](std::string_view key) {
+    materialize_ids();
     const uint64_t h = hash_bytes(key);
     const uint32_t i = index_of(key, h);
     if (i != StrIndex::kNone) return ids_[i];
-    const uint32_t e = static_cast<uint32_t>(ids_.size());
+    const uint32_t e = static_cast<uint32_t>(size());
     blob_.append(key.data(), key.size());
     off_.push_back(static_cast<uint32_t>(blob_.size()));
     ids_.push_back(0);
-    index_.add(e, h, ids_.size(), [this](uint32_t x) { return token(x); });
+    index_.add(e, h, size(), [this](uint32_t x) { return token(x); });
     return ids_.back();
   }
   const_iterator begin() const { return const_iterator(this, 0); }
-  const_iterator end() const { return const_iterator(this, static_cast<uint32_t>(ids_.size())); }
-  size_t size() const { return ids_.size(); }
-  bool empty() const { return ids_.empty(); }
+  const_iterator end() const { return const_iterator(this, static_cast<uint32_t>(size())); }
+  size_t size() const { return off_.size() - 1; }
+  bool empty() const { return size() == 0; }
   void reserve(size_t n) {
-    if (ids_.empty()) index_.reset(n);
+    if (empty()) index_.reset(n);
     off_.reserve(n + 1);
     ids_.reserve(n);
   }
@@ -346,16 +347,24 @@ class Vocab {
     blob_.clear();
     off_.assign(1, 0);
     ids_.clear();
+    ids_are_indices_ = false;
   }
-  // Gives back the memory growth left unused (call once the vocabulary is complete).
+  // Gives back the memory growth left unused (call once the vocabulary is complete); when every entry's id
+  // is its index (vocab.txt, most tokenizer.json files) the ids are not stored at all.
   void shrink_to_fit() {
     blob_.shrink_to_fit();
     off_.shrink_to_fit();
+    bool identity = !ids_are_indices_;
+    for (uint32_t i = 0; i < ids_.size() && identity; ++i) identity = ids_[i] == static_cast<int32_t>(i);
+    if (identity) {
+      ids_ = std::vector<int32_t>();
+      ids_are_indices_ = true;
+    }
     ids_.shrink_to_fit();
-    if (index_.capacity() > 16 && 8 * ids_.size() < index_.capacity()) {  // reserved far too large
+    if (index_.capacity() > 16 && 8 * size() < index_.capacity()) {  // reserved far too large
       StrIndex fresh;
-      fresh.reset(ids_.size());
-      for (uint32_t e = 0; e < ids_.size(); ++e)
+      fresh.reset(size());
+      for (uint32_t e = 0; e < size(); ++e)
         fresh.add(e, hash_bytes(token(e)), e + 1, [this](uint32_t x) { return token(x); });
       index_ = std::move(fresh);
     }
@@ -369,8 +378,15 @@ class Vocab {
  private:
   std::string blob_;           // the tokens, back to back
   std::vector<uint32_t> off_;  // entry i is blob_[off_[i], off_[i + 1])
-  std::vector<int32_t> ids_;
+  std::vector<int32_t> ids_;   // empty when ids_are_indices_
+  bool ids_are_indices_ = false;
   StrIndex index_;
+  void materialize_ids() {  // before a change
+    if (!ids_are_indices_) return;
+    ids_.resize(size());
+    for (uint32_t i = 0; i < ids_.size(); ++i) ids_[i] = static_cast<int32_t>(i);
+    ids_are_indices_ = false;
+  }
 };
 
 // A model's output for one word: pieces (id, byte start, byte length) of the word's bytes.
@@ -386,7 +402,7 @@ struct WordPieceSpan {
 // Words longer than 255 bytes or with more than 255 pieces are not cached (callers cache <= 64 bytes).
 class WordCache {
  public:
-  explicit WordCache(size_t capacity = 32768) : capacity_(capacity < 1 ? 1 : capacity) {
+  explicit WordCache(size_t capacity = 16384) : capacity_(capacity < 1 ? 1 : capacity) {
     size_t cap = 16;
     while (cap < 2 * capacity_) cap *= 2;
     slots_.assign(cap, Slot{});

@@ -102,6 +102,25 @@ TEST(Compact, VocabKeepsTheLastAssignmentAndOddKeys) {
   EXPECT_TRUE(v.empty());
 }
 
+TEST(Compact, VocabWithIdsEqualToIndicesStoresNoIdsAndStillChanges) {
+  detail::Vocab v;
+  for (int i = 0; i < 1000; ++i) v[std::to_string(i).append("t")] = i;
+  const size_t before = v.memory_bytes();
+  v.shrink_to_fit();
+  EXPECT_LE(v.memory_bytes() + 4000, before);  // no 4-byte id per entry
+  EXPECT_EQ(v.find("7t")->second, 7);
+  EXPECT_EQ(v.id(999), 999);
+  v["new"] = 3;  // a change after shrinking: the ids are stored again
+  v["5t"] = 42;
+  EXPECT_EQ(v.find("new")->second, 3);
+  EXPECT_EQ(v.find("5t")->second, 42);
+  EXPECT_EQ(v.find("6t")->second, 6);
+  EXPECT_EQ(v.size(), 1001u);
+  v.shrink_to_fit();  // not the identity any more
+  EXPECT_EQ(v.find("5t")->second, 42);
+  EXPECT_EQ(v.id(1000), 3);
+}
+
 // An index over some of the entries of a larger list: entry indices above the table's own capacity (the
 // WordPiece continuation table indexes ~6k of 30k entries).
 TEST(Compact, StrIndexOverASubsetOfALargerList) {
