@@ -402,7 +402,7 @@ struct WordPieceSpan {
 // Words longer than 255 bytes or with more than 255 pieces are not cached (callers cache <= 64 bytes).
 class WordCache {
  public:
-  explicit WordCache(size_t capacity = 16384) : capacity_(capacity < 1 ? 1 : capacity) {
+  explicit WordCache(size_t capacity = 32768) : capacity_(capacity < 1 ? 1 : capacity) {
     size_t cap = 16;
     while (cap < 2 * capacity_) cap *= 2;
     slots_.assign(cap, Slot{});
