@@ -398,26 +398,29 @@ struct WordPieceSpan {
 // Per-thread cache word bytes -> pieces (tweets repeat words a lot). When it holds `capacity` words (or its
 // byte arena is full) it is emptied and starts again (bounded memory, follows a stream whose vocabulary
 // drifts). Each word is one record in the arena: key length, piece count, the key's bytes, then per piece
-// its id (4 bytes), start and length (1 byte each); the table holds (hash tag, record offset) pairs.
+// its id (4 bytes), start and length (1 byte each); a 4-byte slot of the table holds the record's offset
+// + 1 in its low bits (32,768 words: 20) and top bits of the word's hash above them.
 // Words longer than 255 bytes or with more than 255 pieces are not cached (callers cache <= 64 bytes).
 class WordCache {
  public:
-  explicit WordCache(size_t capacity = 32768) : capacity_(capacity < 1 ? 1 : capacity) {
+  explicit WordCache(size_t capacity = 32768)
+      : capacity_(std::min<size_t>(std::max<size_t>(capacity, 1), size_t{1} << 24)) {
     size_t cap = 16;
     while (cap < 2 * capacity_) cap *= 2;
-    slots_.assign(cap, Slot{});
+    slots_.assign(cap, 0);
     mask_ = cap - 1;
     arena_limit_ = capacity_ * kArenaBytesPerWord;
+    while (omask_ < arena_limit_) omask_ = 2 * omask_ + 1;  // holds a record offset + 1
   }
   // The cached pieces of `word` (nullptr if not cached); *n receives their count. The pointer is valid
   // until the next call on this cache.
   const WordPieceSpan* find(std::string_view word, uint64_t h, size_t* n) const {
-    const uint32_t tag = static_cast<uint32_t>(h >> 32);
+    const uint32_t tag = static_cast<uint32_t>(h >> 32) & ~omask_;
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (s.off == kEmpty) return nullptr;
-      if (s.tag != tag) continue;
-      const unsigned char* r = reinterpret_cast<const unsigned char*>(arena_.data()) + s.off;
+      const uint32_t s = slots_[i];
+      if (s == 0) return nullptr;
+      if ((s & ~omask_) != tag) continue;
+      const unsigned char* r = reinterpret_cast<const unsigned char*>(arena_.data()) + (s & omask_) - 1;
       if (r[0] != word.size() || std::memcmp(r + 2, word.data(), word.size()) != 0) continue;
       const size_t count = r[1];
       const unsigned char* p = r + 2 + word.size();
@@ -449,30 +452,26 @@ class WordCache {
       arena_.append(piece, kPieceBytes);
     }
     size_t i = h & mask_;
-    while (slots_[i].off != kEmpty) i = (i + 1) & mask_;
-    slots_[i] = {static_cast<uint32_t>(h >> 32), off};
+    while (slots_[i] != 0) i = (i + 1) & mask_;
+    slots_[i] = (static_cast<uint32_t>(h >> 32) & ~omask_) | (off + 1);
     ++size_;
   }
   size_t size() const { return size_; }
   // Heap bytes held (the arena is reserved at its limit on first use).
-  size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot) + arena_.capacity(); }
+  size_t memory_bytes() const { return slots_.capacity() * sizeof(uint32_t) + arena_.capacity(); }
 
  private:
-  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
   static constexpr size_t kPieceBytes = 6;
   // Arena bytes a word may use on average before the cache is emptied (tweets: ~16 a word).
   static constexpr size_t kArenaBytesPerWord = 24;
-  struct Slot {
-    uint32_t tag = 0;  // high half of the hash
-    uint32_t off = kEmpty;
-  };
   void clear() {
-    for (Slot& s : slots_) s = Slot{};
+    std::fill(slots_.begin(), slots_.end(), 0u);
     arena_.clear();
     size_ = 0;
   }
   size_t capacity_, size_ = 0, mask_ = 0, arena_limit_ = 0;
-  std::vector<Slot> slots_;
+  uint32_t omask_ = 0;  // the low bits of a slot: record offset + 1 (0 = empty); above them: hash tag bits
+  std::vector<uint32_t> slots_;
   std::string arena_;
   mutable WordPieceSpan out_[256];
 };
