@@ -11,16 +11,22 @@ namespace tern::tok::detail {
 // ---------------- WordPiece: tokenizers/src/models/wordpiece/mod.rs ----------------
 
 void WordPiece::finalize() {
+  vocab.shrink_to_fit();
   max_token_bytes = 0;
-  vocab.copy_to(initial_);
-  cont_ = FlatStrMap<int32_t>();
   max_initial_bytes_ = max_cont_bytes_ = 0;
-  for (const auto& [tok, id] : vocab) {
+  size_t n_cont = 0;
+  for (const auto& [tok, id] : vocab) n_cont += tok.compare(0, prefix.size(), prefix) == 0;
+  cont_.reset(n_cont, vocab.size());
+  const size_t skip = prefix.size();
+  auto cont_key = [&](uint32_t e) { return vocab.token(e).substr(skip); };
+  size_t added = 0;
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    const std::string_view tok = it->first;
     size_t len = tok.size();
     max_initial_bytes_ = std::max(max_initial_bytes_, tok.size());
     if (tok.compare(0, prefix.size(), prefix) == 0) {
       len -= prefix.size();
-      cont_.insert(std::string_view(tok).substr(prefix.size()), id);
+      cont_.add(it.index(), hash_bytes(tok.substr(skip)), ++added, cont_key);
       max_cont_bytes_ = std::max(max_cont_bytes_, len);
     }
     max_token_bytes = std::max(max_token_bytes, len);
@@ -46,13 +52,17 @@ void WordPiece::pieces(std::string_view word, std::vector<WordPieceSpan>& out) c
   while (start < word.size()) {
     // The longest piece a vocab entry can match; then back off one code point at a time. A piece after
     // the first is looked up without its prefix in the table of prefixed entries.
-    const FlatStrMap<int32_t>& table = start == 0 ? initial_ : cont_;
+    const size_t skip = prefix.size();
+    auto cont_key = [&](uint32_t e) { return vocab.token(e).substr(skip); };
     size_t end = std::min(word.size(), start + (start == 0 ? max_initial_bytes_ : max_cont_bytes_));
     while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
     int32_t found = -1;
     while (end > start) {
-      if (const int32_t* id = table.find(word.substr(start, end - start))) {
-        found = *id;
+      const std::string_view piece = word.substr(start, end - start);
+      const uint64_t h = hash_bytes(piece);
+      const uint32_t e = start == 0 ? vocab.index_of(piece, h) : cont_.find(piece, h, cont_key);
+      if (e != StrIndex::kNone) {
+        found = vocab.id(e);
         break;
       }
       --end;
@@ -107,11 +117,14 @@ bool Bpe::to_bytes(std::string_view token, std::string& bytes) {
 
 void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
                 const std::function<std::string(size_t)>& where) {
-  byte_vocab_ = FlatStrMap<int32_t>();
-  byte_vocab_.reserve(vocab.size());
+  vocab.shrink_to_fit();
+  byte_vocab_.clear();
   std::string bytes;
-  for (const auto& [tok, id] : vocab)
-    if (to_bytes(tok, bytes)) byte_vocab_.insert(bytes, id);
+  if (ignore_merges) {
+    for (const auto& [tok, id] : vocab)
+      if (to_bytes(tok, bytes) && byte_vocab_.find(bytes) == byte_vocab_.end()) byte_vocab_[bytes] = id;
+    byte_vocab_.shrink_to_fit();
+  }
   const char32_t* b2c = byte_to_char();
   for (int b = 0; b < 256; ++b) {
     std::string s;
@@ -121,29 +134,31 @@ void Bpe::build(const std::vector<std::pair<std::string, std::string>>& merges,
   }
   merges_.clear();
   merges_.reserve(merges.size());
-  FlatStrMap<int32_t> ids;  // token -> id with the id in the table itself (one memory access fewer)
-  vocab.copy_to(ids);
+  auto find_id = [&](std::string_view t) {  // -1: not in the vocabulary (ids are >= 0)
+    const uint32_t e = vocab.index_of(t);
+    return e == StrIndex::kNone ? int32_t{-1} : vocab.id(e);
+  };
   std::string ab;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
     ab.assign(a).append(b);
-    const int32_t *ia = ids.find(a), *ib = ids.find(b), *inew = ids.find(ab);
-    const char* missing = !ia ? "its left token" : !ib ? "its right token" : nullptr;
+    const int32_t ia = find_id(a), ib = find_id(b), inew = find_id(ab);
+    const char* missing = ia < 0 ? "its left token" : ib < 0 ? "its right token" : nullptr;
     if (missing)
       fail(where(rank) + ": merge '" + a + " " + b + "': " + missing + " is not in the vocabulary");
-    if (!inew)
+    if (inew < 0)
       fail(where(rank) + ": merge '" + a + " " + b + "' makes '" + a + b +
            "', which is not in the vocabulary");
-    const uint64_t key = (uint64_t(uint32_t(*ia)) << 32) | uint32_t(*ib);
-    merges_.insert(key, std::make_pair(int32_t(rank), *inew));  // the first (lowest) rank wins
+    const uint64_t key = (uint64_t(uint32_t(ia)) << 32) | uint32_t(ib);
+    merges_.insert(key, std::make_pair(int32_t(rank), inew));  // the first (lowest) rank wins
   }
 }
 
 void Bpe::merge_word(std::string_view bytes, std::vector<WordPieceSpan>& out) const {
   out.clear();
   if (ignore_merges) {
-    if (const int32_t* id = byte_vocab_.find(bytes)) {
-      out.push_back({*id, 0, uint32_t(bytes.size())});
+    if (const auto it = byte_vocab_.find(bytes); it != byte_vocab_.end()) {
+      out.push_back({it->second, 0, uint32_t(bytes.size())});
       return;
     }
   }

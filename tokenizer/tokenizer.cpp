@@ -21,12 +21,19 @@ void Tokenizer::Impl::finalize() {
   added_to_id.clear();
   id_to_token.clear();
   id_to_token.reserve(v.size() + added.size());
-  for (const auto& e : v) id_to_token.emplace_back(e.second, &e.first);
+  // Entry i with id i (vocab.txt, most tokenizer.json files): the vocabulary answers id -> token itself and
+  // id_to_token holds only the added tokens.
+  vocab_ids_are_indices = true;
+  for (uint32_t i = 0; i < v.size() && vocab_ids_are_indices; ++i)
+    vocab_ids_are_indices = v.id(i) == int32_t(i);
+  if (!vocab_ids_are_indices)
+    for (uint32_t i = 0; i < v.size(); ++i) id_to_token.emplace_back(v.id(i), i);
   vocab_size = v.size();
-  for (const auto& a : added) {
+  for (size_t k = 0; k < added.size(); ++k) {
+    const auto& a = added[k];
     if (v.find(a.content) == v.end() && added_to_id.find(a.content) == added_to_id.end()) ++vocab_size;
     added_to_id[a.content] = a.id;
-    id_to_token.emplace_back(a.id, &a.content);
+    id_to_token.emplace_back(a.id, kAddedRef | static_cast<uint32_t>(k));
   }
   // By id; of several tokens with one id the last one set wins (an added token over the vocabulary).
   std::stable_sort(id_to_token.begin(), id_to_token.end(),
@@ -39,6 +46,8 @@ void Tokenizer::Impl::finalize() {
       id_to_token[w++] = id_to_token[i];
   }
   id_to_token.resize(w);
+  id_to_token.shrink_to_fit();
+  added_to_id.shrink_to_fit();
   added_raw.clear();
   added_norm.clear();
   for (size_t i = 0; i < added.size(); ++i) {
@@ -687,8 +696,11 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
 std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
   const auto& t = impl_->id_to_token;
   auto it = std::lower_bound(t.begin(), t.end(), id, [](const auto& e, int32_t x) { return e.first < x; });
-  if (it == t.end() || it->first != id) return std::nullopt;
-  return *it->second;
+  if (it != t.end() && it->first == id) return std::string(impl_->token_of_ref(it->second));
+  const detail::Vocab& v = impl_->model_vocab();
+  if (impl_->vocab_ids_are_indices && id >= 0 && static_cast<size_t>(id) < v.size())
+    return std::string(v.token(static_cast<uint32_t>(id)));
+  return std::nullopt;
 }
 
 size_t Tokenizer::vocab_size() const {

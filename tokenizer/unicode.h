@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tern::tok::uni {
 
@@ -22,8 +23,12 @@ enum : uint8_t {
   kHasMap = 1 << 7,      // NFD or lowercase changes it (see nfd(), to_lower())
 };
 
-// Flags of code point `c` (0 for c > 0x10FFFF).
+// Flags of code point `c` (0 for c > 0x10FFFF), from a two-level table of distinct blocks.
 uint8_t flags(char32_t c);
+// Tests: the same flags as one byte per code point 0..0x10FFFF, built from the generated ranges (the
+// representation flags() had before the two-level table), and the bytes the two-level table holds.
+std::vector<uint8_t> flat_flags_for_tests();
+size_t flags_table_bytes();
 
 inline bool is_chinese_char(char32_t c) {
   // tokenizers/src/normalizers/bert.rs is_chinese_char: the CJK Unified Ideographs blocks.
