@@ -1,8 +1,6 @@
 #include "tensor/gemm.h"
 
-#include <cblas.h>
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "tensor/blas_libs.h"
 #include "tensor/check.h"
 #include "tensor/gemm_packed.h"
 #include "tensor/kernels_impl.h"
@@ -142,14 +141,15 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
         detail::sgemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, omp_get_max_threads());
         return;
       }
-      dnnl_status_t st =
-          dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      dnnl_status_t st = detail::dnnl_api().sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                                                  ldb, beta, C, ldc);
       TERN_CHECK(st == dnnl_success, "oneDNN sgemm failed with status " << static_cast<int>(st));
       return;
     }
     case GemmBackend::OpenBlas:
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
-                  alpha, A, lda, B, ldb, beta, C, ldc);
+      detail::openblas_api().sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                                   tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                                   ldc);
       return;
     case GemmBackend::Reference:
       ref::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -209,9 +209,10 @@ void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 std::string gemm_description() {
   switch (gemm_backend()) {
     case GemmBackend::Dnnl: {
-      const dnnl_version_t* v = dnnl_version();
+      const detail::DnnlApi& dnnl = detail::dnnl_api();
+      const dnnl_version_t* v = dnnl.version();
       const char* isa = "?";
-      switch (dnnl_get_effective_cpu_isa()) {
+      switch (dnnl.get_effective_cpu_isa()) {
         case dnnl_cpu_isa_avx512_core:
           isa = "avx512_core";
           break;
@@ -251,7 +252,7 @@ std::string gemm_description() {
       return d;
     }
     case GemmBackend::OpenBlas: {
-      const char* core = openblas_get_corename();
+      const char* core = detail::openblas_api().get_corename();
       return std::string("OpenBLAS cblas_sgemm (core ") + (core ? core : "?") + ")";
     }
     case GemmBackend::Reference:

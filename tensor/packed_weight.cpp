@@ -2,15 +2,17 @@
 
 #include <omp.h>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
 
+#include "tensor/blas_libs.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
 #include "tensor/kernels_impl.h"
@@ -116,71 +118,164 @@ struct Scratch {
 thread_local Scratch t_scratch, t_scratch_acc, t_scratch_dnnl;
 
 // ---- oneDNN matmul with the weights reordered once (the large-M alternative to tern's kernels) ----
+// Through oneDNN's C API, loaded on first use (tensor/blas_libs.h): only a model prepared with a oneDNN
+// threshold set (tests, bench/lowp_bench) loads libdnnl.
 
-dnnl::engine& dnnl_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+const detail::DnnlApi& dnnl() {
+  return detail::dnnl_api();
+}
+
+// The CPU engine, created once (null when oneDNN cannot create it: no matmul is built then).
+dnnl_engine_t dnnl_engine() {
+  static const dnnl_engine_t e = [] {
+    dnnl_engine_t r = nullptr;
+    return dnnl().engine_create(&r, dnnl_cpu, 0) == dnnl_success ? r : nullptr;
+  }();
   return e;
+}
+
+struct DnnlPrimitiveDel {
+  void operator()(dnnl_primitive_t p) const { dnnl().primitive_destroy(p); }
+};
+struct DnnlMemoryDel {
+  void operator()(dnnl_memory_t p) const { dnnl().memory_destroy(p); }
+};
+struct DnnlPdDel {
+  void operator()(dnnl_primitive_desc_t p) const { dnnl().primitive_desc_destroy(p); }
+};
+struct DnnlPdIterDel {
+  void operator()(dnnl_primitive_desc_iterator_t p) const { dnnl().primitive_desc_iterator_destroy(p); }
+};
+struct DnnlAttrDel {
+  void operator()(dnnl_primitive_attr_t p) const { dnnl().primitive_attr_destroy(p); }
+};
+struct DnnlStreamDel {
+  void operator()(dnnl_stream_t p) const { dnnl().stream_destroy(p); }
+};
+template <class H, class D>
+using DnnlOwned = std::unique_ptr<std::remove_pointer_t<H>, D>;
+using DnnlPrimitive = DnnlOwned<dnnl_primitive_t, DnnlPrimitiveDel>;
+using DnnlMemory = DnnlOwned<dnnl_memory_t, DnnlMemoryDel>;
+using DnnlPd = DnnlOwned<dnnl_primitive_desc_t, DnnlPdDel>;
+using DnnlPdIter = DnnlOwned<dnnl_primitive_desc_iterator_t, DnnlPdIterDel>;
+using DnnlAttr = DnnlOwned<dnnl_primitive_attr_t, DnnlAttrDel>;
+using DnnlStream = DnnlOwned<dnnl_stream_t, DnnlStreamDel>;
+
+void dnnl_check(dnnl_status_t st, const char* what) {
+  TERN_CHECK(st == dnnl_success, "oneDNN matmul: " << what << " failed with status " << static_cast<int>(st));
 }
 
 // y_raw (M, N) = src (M, K) (row stride Kp) x W^T: the raw sums (s32 for u8 x s8, f32 for bf16) that tern's
 // epilogue turns into y. M is a runtime dimension: one primitive serves every batch.
 struct DnnlMatmul {
-  dnnl::matmul prim;
-  dnnl::memory weights;  // reordered once from W (N, K) row-major
-  dnnl::memory::desc scratch_md;
-  dnnl::memory::data_type src_t, dst_t;
+  DnnlPrimitive prim;
+  DnnlMemory weights;  // reordered once from W (N, K) row-major
+  size_t weights_bytes = 0;
+  dnnl_memory_desc_t scratch_md{};
+  dnnl_data_type_t src_t = dnnl_data_type_undef, dst_t = dnnl_data_type_undef;
   int64_t N = 0, K = 0, Kp = 0;
   std::string impl;
 
-  static std::unique_ptr<DnnlMatmul> make(dnnl::memory::data_type st, dnnl::memory::data_type wt,
-                                          dnnl::memory::data_type dt, int64_t N, int64_t K, int64_t Kp,
-                                          const void* w_rowmajor) {
-    using namespace dnnl;
-    using dims = memory::dims;
+  // Null when this oneDNN build has no such matmul (tern's kernel then runs for every M); throws when
+  // libdnnl cannot be loaded.
+  static std::unique_ptr<DnnlMatmul> make(dnnl_data_type_t st, dnnl_data_type_t wt, dnnl_data_type_t dt,
+                                          int64_t N, int64_t K, int64_t Kp, const void* w_rowmajor) {
     if (K == 0 || N == 0) return nullptr;
-    try {
-      auto m = std::make_unique<DnnlMatmul>();
-      m->src_t = st;
-      m->dst_t = dt;
-      m->N = N;
-      m->K = K;
-      m->Kp = Kp;
-      const memory::desc src_md(dims{DNNL_RUNTIME_DIM_VAL, K}, st, dims{Kp, 1});
-      const memory::desc w_any(dims{K, N}, wt, memory::format_tag::any);
-      const memory::desc dst_md(dims{DNNL_RUNTIME_DIM_VAL, N}, dt, dims{N, 1});
-      primitive_attr attr;
-      attr.set_scratchpad_mode(scratchpad_mode::user);  // per-thread scratch: concurrent calls are safe
-      const matmul::primitive_desc pd(matmul::desc(src_md, w_any, dst_md), attr, dnnl_engine());
-      m->prim = matmul(pd);
-      m->impl = pd.impl_info_str();
-      m->scratch_md = pd.scratchpad_desc();
-      m->weights = memory(pd.weights_desc(), dnnl_engine());
-      // W (N, K) row-major is the (K, N) tensor in format ba.
-      memory plain(memory::desc(dims{K, N}, wt, memory::format_tag::ba), dnnl_engine(),
-                   const_cast<void*>(w_rowmajor));
-      stream s(dnnl_engine());
-      reorder(plain, m->weights).execute(s, plain, m->weights);
-      s.wait();
-      return m;
-    } catch (const dnnl::error&) {
-      return nullptr;  // this oneDNN build has no such matmul: tern's kernel runs for every M
-    }
+    const detail::DnnlApi& d = dnnl();
+    const dnnl_engine_t eng = dnnl_engine();
+    if (!eng) return nullptr;
+    const auto ok = [](dnnl_status_t s) { return s == dnnl_success; };
+    auto m = std::make_unique<DnnlMatmul>();
+    m->src_t = st;
+    m->dst_t = dt;
+    m->N = N;
+    m->K = K;
+    m->Kp = Kp;
+    const dnnl_dims_t src_dims = {DNNL_RUNTIME_DIM_VAL, K}, src_strides = {Kp, 1};
+    const dnnl_dims_t w_dims = {K, N};
+    const dnnl_dims_t dst_dims = {DNNL_RUNTIME_DIM_VAL, N}, dst_strides = {N, 1};
+    dnnl_memory_desc_t src_md, w_any, dst_md;
+    if (!ok(d.memory_desc_init_by_strides(&src_md, 2, src_dims, st, src_strides)) ||
+        !ok(d.memory_desc_init_by_tag(&w_any, 2, w_dims, wt, dnnl_format_tag_any)) ||
+        !ok(d.memory_desc_init_by_strides(&dst_md, 2, dst_dims, dt, dst_strides)))
+      return nullptr;
+    dnnl_matmul_desc_t desc;
+    if (!ok(d.matmul_desc_init(&desc, &src_md, &w_any, nullptr, &dst_md))) return nullptr;
+    dnnl_primitive_attr_t attr_raw = nullptr;
+    if (!ok(d.primitive_attr_create(&attr_raw))) return nullptr;
+    const DnnlAttr attr(attr_raw);
+    // Per-thread scratch: concurrent calls are safe.
+    if (!ok(d.primitive_attr_set_scratchpad_mode(attr.get(), dnnl_scratchpad_mode_user))) return nullptr;
+    // The first implementation of the list, as the C++ API's primitive_desc picks it.
+    dnnl_primitive_desc_iterator_t it_raw = nullptr;
+    if (!ok(d.primitive_desc_iterator_create(&it_raw, &desc, attr.get(), eng, nullptr))) return nullptr;
+    const DnnlPdIter it(it_raw);
+    const DnnlPd pd(d.primitive_desc_iterator_fetch(it.get()));
+    if (!pd) return nullptr;
+    dnnl_primitive_t prim_raw = nullptr;
+    if (!ok(d.primitive_create(&prim_raw, pd.get()))) return nullptr;
+    m->prim.reset(prim_raw);
+    const char* impl = nullptr;
+    if (!ok(d.primitive_desc_query(pd.get(), dnnl_query_impl_info_str, 0, &impl))) return nullptr;
+    m->impl = impl ? impl : "";
+    if (const dnnl_memory_desc_t* smd = d.primitive_desc_query_md(pd.get(), dnnl_query_scratchpad_md, 0))
+      m->scratch_md = *smd;
+    const dnnl_memory_desc_t* wmd = d.primitive_desc_query_md(pd.get(), dnnl_query_weights_md, 0);
+    if (!wmd) return nullptr;
+    dnnl_memory_t w_raw = nullptr;
+    if (!ok(d.memory_create(&w_raw, wmd, eng, DNNL_MEMORY_ALLOCATE))) return nullptr;
+    m->weights.reset(w_raw);
+    m->weights_bytes = d.memory_desc_get_size(wmd);
+    // W (N, K) row-major is the (K, N) tensor in format ba.
+    dnnl_memory_desc_t plain_md;
+    if (!ok(d.memory_desc_init_by_tag(&plain_md, 2, w_dims, wt, dnnl_ba))) return nullptr;
+    dnnl_memory_t plain_raw = nullptr;
+    if (!ok(d.memory_create(&plain_raw, &plain_md, eng, const_cast<void*>(w_rowmajor)))) return nullptr;
+    const DnnlMemory plain(plain_raw);
+    dnnl_primitive_desc_t rpd_raw = nullptr;
+    if (!ok(d.reorder_primitive_desc_create(&rpd_raw, &plain_md, eng, wmd, eng, nullptr))) return nullptr;
+    const DnnlPd rpd(rpd_raw);
+    dnnl_primitive_t reorder_raw = nullptr;
+    if (!ok(d.primitive_create(&reorder_raw, rpd.get()))) return nullptr;
+    const DnnlPrimitive reorder(reorder_raw);
+    dnnl_stream_t s_raw = nullptr;
+    if (!ok(d.stream_create(&s_raw, eng, dnnl_stream_default_flags))) return nullptr;
+    const DnnlStream s(s_raw);
+    const dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, plain.get()}, {DNNL_ARG_TO, m->weights.get()}};
+    if (!ok(d.primitive_execute(reorder.get(), s.get(), 2, args)) || !ok(d.stream_wait(s.get())))
+      return nullptr;
+    return m;
   }
 
-  size_t bytes() const { return weights.get_desc().get_size(); }
+  size_t bytes() const { return weights_bytes; }
 
   // src: (M, Kp) rows; dst: (M, N) raw sums.
   void run(int64_t M, const void* src, void* dst) const {
-    using namespace dnnl;
-    using dims = memory::dims;
-    const memory sm(memory::desc(dims{M, K}, src_t, dims{Kp, 1}), dnnl_engine(), const_cast<void*>(src));
-    const memory dm(memory::desc(dims{M, N}, dst_t, dims{N, 1}), dnnl_engine(), dst);
-    const size_t sp = scratch_md.get_size();
-    const memory spm(scratch_md, dnnl_engine(), sp ? t_scratch_dnnl.get(sp) : nullptr);
-    stream s(dnnl_engine());
-    prim.execute(
-        s, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dm}, {DNNL_ARG_SCRATCHPAD, spm}});
-    s.wait();
+    const detail::DnnlApi& d = dnnl();
+    const dnnl_engine_t eng = dnnl_engine();
+    const dnnl_dims_t src_dims = {M, K}, src_strides = {Kp, 1}, dst_dims = {M, N}, dst_strides = {N, 1};
+    dnnl_memory_desc_t src_md, dst_md;
+    dnnl_check(d.memory_desc_init_by_strides(&src_md, 2, src_dims, src_t, src_strides), "source descriptor");
+    dnnl_check(d.memory_desc_init_by_strides(&dst_md, 2, dst_dims, dst_t, dst_strides),
+               "destination descriptor");
+    dnnl_memory_t raw = nullptr;
+    dnnl_check(d.memory_create(&raw, &src_md, eng, const_cast<void*>(src)), "source memory");
+    const DnnlMemory sm(raw);
+    dnnl_check(d.memory_create(&raw, &dst_md, eng, dst), "destination memory");
+    const DnnlMemory dm(raw);
+    const size_t sp = d.memory_desc_get_size(&scratch_md);
+    dnnl_check(d.memory_create(&raw, &scratch_md, eng, sp ? t_scratch_dnnl.get(sp) : nullptr),
+               "scratchpad memory");
+    const DnnlMemory spm(raw);
+    dnnl_stream_t s_raw = nullptr;
+    dnnl_check(d.stream_create(&s_raw, eng, dnnl_stream_default_flags), "stream");
+    const DnnlStream s(s_raw);
+    const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, sm.get()},
+                                    {DNNL_ARG_WEIGHTS, weights.get()},
+                                    {DNNL_ARG_DST, dm.get()},
+                                    {DNNL_ARG_SCRATCHPAD, spm.get()}};
+    dnnl_check(d.primitive_execute(prim.get(), s.get(), 4, args), "execute");
+    dnnl_check(d.stream_wait(s.get()), "stream wait");
   }
 };
 
@@ -371,8 +466,7 @@ void pack_i8(PackedWeight::Impl& im, const int8_t* q, const float* scales) {
     im.scales[o] = scales[o];
   }
   if (dnnl_min_m(Precision::I8).load() != INT64_MAX)
-    im.dnnl = DnnlMatmul::make(dnnl::memory::data_type::u8, dnnl::memory::data_type::s8,
-                               dnnl::memory::data_type::s32, R, K, im.Kp, q);
+    im.dnnl = DnnlMatmul::make(dnnl_u8, dnnl_s8, dnnl_s32, R, K, im.Kp, q);
 }
 
 void pack_f32(PackedWeight::Impl& im, const float* w, int64_t ld) {
@@ -400,8 +494,7 @@ void pack_bf16(PackedWeight::Impl& im, const float* w, int64_t ld) {
       for (int64_t k = 0; k < K; ++k) plain[o * K + k] = ref::f32_to_bf16(w[o * ld + k]);
   }
   if (dnnl_min_m(Precision::BF16).load() != INT64_MAX)
-    im.dnnl = DnnlMatmul::make(dnnl::memory::data_type::bf16, dnnl::memory::data_type::bf16,
-                               dnnl::memory::data_type::f32, R, K, im.Kp, plain.data());
+    im.dnnl = DnnlMatmul::make(dnnl_bf16, dnnl_bf16, dnnl_f32, R, K, im.Kp, plain.data());
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 
 #include <atomic>
 
-extern "C" void openblas_set_num_threads(int);
+#include "tensor/blas_libs.h"
 
 namespace tern {
 
@@ -22,7 +22,7 @@ void set_num_threads(int n) {
   if (n <= 0) n = num_cores();
   g_threads = n;
   omp_set_num_threads(n);  // tern's loops, and oneDNN (OpenMP runtime) reads omp_get_max_threads()
-  openblas_set_num_threads(n);
+  detail::openblas_set_threads_when_loaded(n);  // OpenBLAS is loaded on first use (tensor/blas_libs.h)
 }
 
 int num_threads() {
