@@ -5,6 +5,9 @@
 #include <vector>
 
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <CLI/CLI.hpp>
 
@@ -46,6 +49,11 @@ std::vector<std::string> split_commas(const std::string& s) {
 }  // namespace
 
 int cmd_infer(int argc, char** argv) {
+#ifdef __GLIBC__
+  // One malloc arena for the process (the reader thread's freed windows otherwise stay in an arena of their
+  // own): peak RSS -1.0 to -1.2 MB on the default model, user CPU unchanged (TweetEval sentiment test, 3 runs).
+  mallopt(M_ARENA_MAX, 1);
+#endif
   CLI::App app{
       "Annotates a tweet archive: one prediction row per readable input record, in input order.\n"
       "Input: JSONL (snscrape, Twitter API v2), CSV, TSV or text, optionally gzip; '-' = stdin.\n"
