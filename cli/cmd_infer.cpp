@@ -51,7 +51,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 int cmd_infer(int argc, char** argv) {
 #ifdef __GLIBC__
   // One malloc arena for the process (the reader thread's freed windows otherwise stay in an arena of their
-  // own): peak RSS -1.0 to -1.2 MB on the default model, user CPU unchanged (TweetEval sentiment test, 3 runs).
+  // own): peak RSS -1.0 to -1.2 MB on the default model, user CPU unchanged (TweetEval sentiment test, 3
+  // runs).
   mallopt(M_ARENA_MAX, 1);
 #endif
   CLI::App app{
