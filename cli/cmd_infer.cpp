@@ -144,9 +144,11 @@ int cmd_infer(int argc, char** argv) {
   if (!precision.empty()) o.model.precision = parse_precision(precision);
   if (verbose) {
     const Precision p = o.model.precision.value_or(Precision::F32);
-    std::fprintf(stderr, "tern infer: %d worker thread(s), one packed batch each; %s%s; %s\n", num_threads(),
-                 precision_name(p), o.model.precision ? "" : " (int8 for an int8-stored model)",
-                 precision_description(p).c_str());
+    std::fprintf(
+        stderr, "tern infer: %d worker thread(s), one packed batch each; %s%s; %s%s\n", num_threads(),
+        precision_name(p), o.model.precision ? "" : " (int8 for an int8-stored model)",
+        precision_description(p).c_str(),
+        o.model.precision ? "" : ("; an int8-stored model: " + precision_description(Precision::I8)).c_str());
   }
 
   const bool show = !quiet && (progress_flag || ::isatty(STDERR_FILENO));

@@ -1,7 +1,7 @@
-// igraph as tern links it (social/CMakeLists.txt): its static archive, with ARPACK and libxml2 reached through
-// the first-call trampolines of social/igraph_lazy_deps.S. These calls go through both libraries and check
-// answers known by hand, so a trampoline that jumps to the wrong function, or a library that fails to load,
-// fails here rather than in a user's `tern coordinate`.
+// igraph as tern links it (social/CMakeLists.txt): its static archive, with ARPACK and libxml2 reached
+// through the first-call trampolines of social/igraph_lazy_deps.S. These calls go through both libraries and
+// check answers known by hand, so a trampoline that jumps to the wrong function, or a library that fails to
+// load, fails here rather than in a user's `tern coordinate`.
 #include <igraph.h>
 
 #include <gtest/gtest.h>
@@ -66,7 +66,8 @@ igraph_error_t read_graphml(const std::string& xml, igraph_t* g) {
   return r;
 }
 
-// GraphML through libxml2: a good file reads; a broken one is an error (libxml2's error callbacks), not a crash.
+// GraphML through libxml2: a good file reads; a broken one is an error (libxml2's error callbacks), not a
+// crash.
 TEST(IgraphLink, LibxmlGraphmlReadsAGraphAndRejectsBrokenXml) {
   const std::string good =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
