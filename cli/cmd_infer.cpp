@@ -67,7 +67,7 @@ int cmd_infer(int argc, char** argv) {
   std::vector<std::string> models;
   bool logits = false, resume = false, quiet = false, progress_flag = false, verbose = false;
   std::string precision;  // default: fp32, int8 for a model with int8-stored weights
-  int64_t window = 4096, batch = 32, max_line = int64_t{1} << 20, max_length = 0;
+  int64_t window = 4096, batch = 32, batch_tokens = 256, max_line = int64_t{1} << 20, max_length = 0;
   int threads = 0;
   std::string normalize = "model";
   app.add_option("input", input, "archive to read ('-' = stdin)")->required();
@@ -111,6 +111,9 @@ int cmd_infer(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--batch-size", batch, "rows per encoder batch")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  app.add_option("--batch-tokens", batch_tokens,
+                 "a batch also ends before its real tokens pass this many (0: rows only)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   add_precision_option(app, precision);
   add_threads_option(app, threads);
   add_switch(app, "-v,--verbose", verbose, "print the kernels that run");
@@ -139,6 +142,7 @@ int cmd_infer(int argc, char** argv) {
   o.resume = resume;
   o.window = window;
   o.batch_size = batch;
+  o.batch_tokens = batch_tokens;
   if (normalize != "model") o.model.normalize_tweets = normalize == "on";
   if (max_length > 0) o.model.max_length = max_length;
   if (!precision.empty()) o.model.precision = parse_precision(precision);

@@ -160,6 +160,7 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
   }
   PredictOptions po;
   po.batch_size = opt.batch_size;
+  po.batch_tokens = opt.batch_tokens;
   po.pool = opt.embeddings;
   po.tokenize_threads = 1;  // the reader thread tokenises while the models use the other threads
   Predictor pred(models, po);

@@ -44,6 +44,7 @@ struct AnnotateOptions {
   bool resume = false;
   int64_t window = 4096;
   int64_t batch_size = 32;
+  int64_t batch_tokens = 256;  // PredictOptions::batch_tokens
   InferModel::Options model;  // normalize_tweets / max_length overrides
 };
 

@@ -315,6 +315,7 @@ Predictor::Predictor(std::vector<std::shared_ptr<const InferModel>> models, cons
     : models_(std::move(models)), opt_(opt), runners_(std::make_unique<Runners>()) {
   TERN_CHECK(!models_.empty(), "no model given");
   TERN_CHECK(opt_.batch_size >= 1, "batch size must be >= 1, got " << opt_.batch_size);
+  TERN_CHECK(opt_.batch_tokens >= 0, "batch tokens must be >= 0, got " << opt_.batch_tokens);
   TERN_CHECK(opt_.workers >= 0, "workers must be >= 0, got " << opt_.workers);
   std::vector<std::string> keys;
   for (size_t i = 0; i < models_.size(); ++i) {
@@ -373,10 +374,26 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     ModelResult& r = res[mi];
     if (opt_.pool != Pool::None) r.embeddings.assign(static_cast<size_t>(N * C), 0.f);
     const std::vector<int64_t> order = length_order(e);
-    const int64_t bs = opt_.batch_size, batches = (N + bs - 1) / bs;
+    // Batch bi = rows order[starts[bi] .. starts[bi + 1]): up to batch_size rows and batch_tokens tokens.
+    const int64_t bs = opt_.batch_size;
+    std::vector<int64_t> starts = {0};
+    {
+      int64_t t = 0;
+      for (int64_t i = 0; i < N; ++i) {
+        const int64_t len = std::max<int64_t>(1, static_cast<int64_t>(e.ids[static_cast<size_t>(order[i])].size()));
+        const int64_t n = i - starts.back();
+        if (n > 0 && (n >= bs || (opt_.batch_tokens > 0 && t + len > opt_.batch_tokens))) {
+          starts.push_back(i);
+          t = 0;
+        }
+        t += len;
+      }
+      if (N > 0) starts.push_back(N);
+    }
+    const int64_t batches = static_cast<int64_t>(starts.size()) - 1;
     // One packed batch of rows order[r0 .. r0 + n) on worker w; results to their input rows.
     auto run_batch = [&](Runners::Worker& w, int64_t bi) {
-      const int64_t r0 = bi * bs, n = std::min(bs, N - r0);
+      const int64_t r0 = starts[bi], n = starts[bi + 1] - r0;
       pack_rows(e, order.data() + r0, n, w.ids, w.offsets);
       PackedInput in;
       in.ids = w.ids.data();
@@ -416,18 +433,19 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     // Every worker's buffers sized once for this window's largest batch (rows are length-sorted, so the
     // batches grow one by one: growing the buffers with them would keep their 1.5x slack and the freed
     // smaller blocks in the peak RSS).
-    int64_t max_tokens = 0;
+    int64_t max_tokens = 0, max_rows = 0;
     for (int64_t bi = 0; bi < batches; ++bi) {
       int64_t t = 0;
-      for (int64_t i = bi * bs, n = std::min(N, (bi + 1) * bs); i < n; ++i)
+      for (int64_t i = starts[bi]; i < starts[bi + 1]; ++i)
         t += std::max<int64_t>(1, static_cast<int64_t>(e.ids[static_cast<size_t>(order[i])].size()));
       max_tokens = std::max(max_tokens, t);
+      max_rows = std::max(max_rows, starts[bi + 1] - starts[bi]);
     }
     for (int64_t wi = 0; wi < std::max<int64_t>(nw, 1); ++wi) {
       Runners::Worker& w = runners_->workers[static_cast<size_t>(wi)];
-      w.models[mi].reserve_packed(max_tokens, std::min(bs, N));
+      w.models[mi].reserve_packed(max_tokens, max_rows);
       w.ids.reserve(static_cast<size_t>(max_tokens));
-      w.offsets.reserve(static_cast<size_t>(std::min(bs, N) + 1));
+      w.offsets.reserve(static_cast<size_t>(max_rows + 1));
     }
     if (nw <= 1) {
       for (int64_t bi = 0; bi < batches; ++bi) run_batch(runners_->workers[0], bi);

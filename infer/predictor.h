@@ -99,6 +99,10 @@ struct ModelResult {
 
 struct PredictOptions {
   int64_t batch_size = 32;
+  // A batch also ends before its real tokens pass this many (a longer text still makes its own batch);
+  // 0: rows only. Batches of length-sorted tweets vary from a few hundred tokens to a few thousand; a
+  // cap keeps a batch's activations in the core's L2 cache (docs/results.md, issue 13: batch token cap).
+  int64_t batch_tokens = 256;
   Pool pool = Pool::None;    // embeddings of every model
   int tokenize_threads = 0;  // 0: tern's thread count
   // Batches run in parallel, one per worker thread (each single-threaded: no synchronisation inside a

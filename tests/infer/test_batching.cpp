@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "infer/batching.h"
+#include "infer/predictor.h"
+#include "tensor/packed_weight.h"
 #include "nlohmann/json.hpp"
 #include "tokenizer/tokenizer.h"
 #include "weights/model_file.h"
@@ -36,4 +38,36 @@ TEST(Batching, EncodeTextsInChunksGivesTheIdsOfOneBatch) {
     EXPECT_EQ(e.pad_id, tk.pad_id());
     for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(e.ids[i], whole[i].ids) << "text " << i;
   }
+}
+
+// Predictor's batches end at batch_size rows or batch_tokens real tokens (issue 13: a cap keeps a batch's
+// activations in L2). A row's logits do not depend on which rows share its batch: every cap gives the same
+// bits, and a cap of 1 token (every row its own batch) too.
+TEST(Batching, TokenCapGivesTheSameLogits) {
+  std::vector<std::string> base;
+  std::ifstream in("tests/data/sample/mayweather_sample.jsonl");
+  std::string line;
+  while (std::getline(in, line)) base.push_back(nlohmann::json::parse(line).at("rawContent"));
+  ASSERT_EQ(base.size(), 40u);
+  std::vector<std::string> texts;
+  for (size_t i = 0; texts.size() < 300; ++i)
+    texts.push_back(base[(i * 7) % base.size()].substr(0, 10 + (i * 13) % 200));
+  for (const Precision prec : {Precision::F32, Precision::I8}) {
+    if (!detail::lowp_cpu_supports(prec)) continue;  // the CPU check itself is tested in tests/tensor
+    infer::InferModel::Options mo;
+    mo.precision = prec;
+    const auto m = infer::InferModel::load("sentiment", mo);
+    std::vector<std::vector<float>> logits;
+    for (const int64_t cap : {int64_t{0}, int64_t{1}, int64_t{100}, int64_t{256}}) {
+      infer::PredictOptions po;
+      po.batch_tokens = cap;
+      infer::Predictor p({m}, po);
+      logits.push_back(p.predict(texts)[0].logits);
+      ASSERT_EQ(logits.back().size(), texts.size() * m->info().labels.size());
+      EXPECT_EQ(logits.back(), logits.front()) << "cap " << cap << ", precision " << precision_name(prec);
+    }
+  }
+  infer::PredictOptions bad;
+  bad.batch_tokens = -1;
+  EXPECT_THROW(infer::Predictor({infer::InferModel::load("sentiment")}, bad), Error);
 }
