@@ -45,7 +45,7 @@ struct AnnotateOptions {
   int64_t window = 4096;
   int64_t batch_size = 32;
   int64_t batch_tokens = 256;  // PredictOptions::batch_tokens
-  InferModel::Options model;  // normalize_tweets / max_length overrides
+  InferModel::Options model;   // normalize_tweets / max_length overrides
 };
 
 struct AnnotateProgress {

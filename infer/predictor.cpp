@@ -380,7 +380,8 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     {
       int64_t t = 0;
       for (int64_t i = 0; i < N; ++i) {
-        const int64_t len = std::max<int64_t>(1, static_cast<int64_t>(e.ids[static_cast<size_t>(order[i])].size()));
+        const int64_t len =
+            std::max<int64_t>(1, static_cast<int64_t>(e.ids[static_cast<size_t>(order[i])].size()));
         const int64_t n = i - starts.back();
         if (n > 0 && (n >= bs || (opt_.batch_tokens > 0 && t + len > opt_.batch_tokens))) {
           starts.push_back(i);

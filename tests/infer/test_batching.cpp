@@ -8,8 +8,8 @@
 
 #include "infer/batching.h"
 #include "infer/predictor.h"
-#include "tensor/packed_weight.h"
 #include "nlohmann/json.hpp"
+#include "tensor/packed_weight.h"
 #include "tokenizer/tokenizer.h"
 #include "weights/model_file.h"
 
