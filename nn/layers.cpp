@@ -326,15 +326,19 @@ void EncoderLayer::set_precision(Precision p, bool release) {
     i8_scale_.clear();
     return;
   }
-  // W_q, W_k, W_v stacked (3C, C) and their biases (3C), whether or not the parameters are adjacent.
-  std::vector<float> w(static_cast<size_t>(3 * C * C));
+  // W_q, W_k, W_v stacked (3C, C) and their biases (3C): the constructor made the weights adjacent
+  // (qkv_w_); a copy only when something moved them apart.
+  const float* wq = q.w->value.f32();
+  const bool adjacent = k.w->value.f32() == wq + C * C && v.w->value.f32() == wq + 2 * C * C;
+  std::vector<float> w;
+  if (!adjacent) w.resize(static_cast<size_t>(3 * C * C));
   int64_t j = 0;
   for (const Linear* l : {&q, &k, &v}) {
-    std::copy(l->w->value.f32(), l->w->value.f32() + C * C, w.data() + j * C * C);
+    if (!adjacent) std::copy(l->w->value.f32(), l->w->value.f32() + C * C, w.data() + j * C * C);
     std::copy(l->b->value.f32(), l->b->value.f32() + C, p_qkv_bias_.data() + j * C);
     ++j;
   }
-  p_qkv_ = PackedWeight::from_f32(p, w.data(), 3 * C, C, C);
+  p_qkv_ = PackedWeight::from_f32(p, adjacent ? wq : w.data(), 3 * C, C, C);
   p_attn_out_ = PackedWeight::from_f32(p, attn_out.w->value.f32(), C, C, C);
   p_ffn_in_ = PackedWeight::from_f32(p, ffn_in.w->value.f32(), I, C, C);
   p_ffn_out_ = PackedWeight::from_f32(p, ffn_out.w->value.f32(), C, I, I);

@@ -7,9 +7,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "tensor/check.h"
+#include "tensor/threads.h"
 
 namespace tern::seal {
 
@@ -52,7 +55,7 @@ uint64_t get64(const unsigned char* p) {
 }
 
 // CRC-32C of the file's bytes [from, to), read in 4 MiB chunks.
-uint32_t crc_of_file(int fd, uint64_t from, uint64_t to, const std::string& path) {
+uint32_t crc_of_range(int fd, uint64_t from, uint64_t to, const std::string& path) {
   std::vector<unsigned char> buf(4 << 20);
   uint32_t crc = 0;
   uint64_t pos = from;
@@ -66,6 +69,47 @@ uint32_t crc_of_file(int fd, uint64_t from, uint64_t to, const std::string& path
     pos += static_cast<uint64_t>(got);
   }
   return crc;
+}
+
+// The same over two threads for a large file (a BERT-base model: 439 MB, ~0.1 s on one core): each reads
+// and checksums one half; crc32c_combine joins them.
+uint32_t crc_of_file(int fd, uint64_t from, uint64_t to, const std::string& path) {
+  if (to - from < (uint64_t{64} << 20) || num_threads() < 2) return crc_of_range(fd, from, to, path);
+  const uint64_t mid = from + (to - from) / 2;
+  uint32_t hi = 0;
+  std::exception_ptr err;
+  std::thread t([&] {
+    try {
+      hi = crc_of_range(fd, mid, to, path);
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  uint32_t lo = 0;
+  try {
+    lo = crc_of_range(fd, from, mid, path);
+  } catch (...) {
+    t.join();
+    throw;
+  }
+  t.join();
+  if (err) std::rethrow_exception(err);
+  return crc32c_combine(lo, hi, to - mid);
+}
+
+// Product of a and b modulo the CRC-32C polynomial, bit-reflected (bit 31 is x^0).
+uint32_t multmodp(uint32_t a, uint32_t b) {
+  constexpr uint32_t kPoly = 0x82F63B78u;
+  uint32_t m = 1u << 31, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = b & 1 ? (b >> 1) ^ kPoly : b >> 1;
+  }
+  return p;
 }
 
 }  // namespace
@@ -84,6 +128,19 @@ __attribute__((target("sse4.2"))) uint32_t crc32c(const void* data, size_t n, ui
   uint32_t c32 = static_cast<uint32_t>(c);
   while (n--) c32 = _mm_crc32_u8(c32, *p++);
   return ~c32;
+}
+
+// crc(A B) from crc(A), crc(B) and |B|: crc(A) times x^(8 |B|) mod P, plus crc(B) (the pre- and
+// post-inversions cancel, as for zlib's crc32_combine). x^(8 n) by squaring: power[k] = x^(2^k).
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  uint32_t power[68];
+  power[0] = 1u << 30;  // x^1
+  for (int k = 1; k < 68; ++k) power[k] = multmodp(power[k - 1], power[k - 1]);
+  uint32_t x = 1u << 31;  // x^0
+  int k = 3;              // 8 n = n * 2^3
+  for (uint64_t n = len_b; n != 0; n >>= 1, ++k)
+    if (n & 1) x = multmodp(power[k], x);
+  return multmodp(x, crc_a) ^ crc_b;
 }
 
 void write(const std::string& path) {

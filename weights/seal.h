@@ -12,6 +12,8 @@ namespace tern::seal {
 constexpr uint64_t kUserBlock = 4096;
 
 uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
+// The CRC-32C of A followed by B, from crc32c(A), crc32c(B) and B's length.
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 // Writes the header into the user block of the finished file `path` (computes the CRC over the rest).
 void write(const std::string& path);
