@@ -143,6 +143,7 @@ int cmd_infer(int argc, char** argv) {
   o.window = window;
   o.batch_size = batch;
   o.batch_tokens = batch_tokens;
+  o.release_loaded_code = true;
   if (normalize != "model") o.model.normalize_tweets = normalize == "on";
   if (max_length > 0) o.model.max_length = max_length;
   if (!precision.empty()) o.model.precision = parse_precision(precision);

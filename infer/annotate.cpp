@@ -150,6 +150,10 @@ AnnotateSummary annotate(const AnnotateOptions& opt, const ProgressFn& progress)
   for (const auto& n : names)
     for (auto& m : InferModel::load_heads(n, opt.model)) models.push_back(m);  // multi-task: one per head
   memory_trace("models loaded");
+  if (opt.release_loaded_code) {
+    release_loaded_code();
+    memory_trace("code released");
+  }
   AnnotateSummary sum;
   for (const auto& m : models) {
     for (const auto& o : sum.model_names)

@@ -45,7 +45,10 @@ struct AnnotateOptions {
   int64_t window = 4096;
   int64_t batch_size = 32;
   int64_t batch_tokens = 256;  // PredictOptions::batch_tokens
-  InferModel::Options model;   // normalize_tweets / max_length overrides
+  // Once the models are loaded, unmap the main program's code pages (release_loaded_code): for the tern
+  // binary (`tern infer` sets it), not for a host process such as Python.
+  bool release_loaded_code = false;
+  InferModel::Options model;  // normalize_tweets / max_length overrides
 };
 
 struct AnnotateProgress {

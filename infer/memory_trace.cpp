@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+
+#include <link.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -38,6 +42,22 @@ void memory_trace(const std::string& stage) {
                mi.fordblks / 1048576.0, mi.hblkhd / 1048576.0);
 #endif
   std::fputc('\n', stderr);
+}
+
+void release_loaded_code() {
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void*) -> int {
+        const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X) || (ph.p_flags & PF_W)) continue;
+          const uintptr_t a = (info->dlpi_addr + ph.p_vaddr) / page * page;
+          const uintptr_t e = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + page - 1) / page * page;
+          madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
+        }
+        return 1;  // the first object is the main program
+      },
+      nullptr);
 }
 
 }  // namespace tern::infer

@@ -70,7 +70,24 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
     type_ = ps_.take(p + ".embeddings.token_type_embeddings.weight", {c.type_vocab_size, C}, Init::Normal);
   emb_ln_ = LayerNormP(ps_, p + ".embeddings.LayerNorm", C, c.layer_norm_eps);
   layers_.reserve(c.layers);
-  for (int64_t i = 0; i < c.layers; ++i) layers_.emplace_back(ps_, c, i);
+  // Inference: each layer's weights are prepared (packed, quantised) right after it is bound, a few layers
+  // at a time on the worker threads, and its float32 parameters freed: at load only those few layers'
+  // float32 weights exist at once (a float16 file converts them), not the whole encoder's (peak RSS).
+  const bool prepare = opt.precision != Precision::F32 || opt.prepare_inference;
+  const int64_t step = prepare ? std::max(1, num_threads()) : c.layers;
+  for (int64_t i0 = 0; i0 < c.layers; i0 += step) {
+    const int64_t i1 = std::min<int64_t>(c.layers, i0 + step);
+    for (int64_t i = i0; i < i1; ++i) {
+      layers_.emplace_back(ps_, c, i);
+      if (prepare && layers_.back().stored_int8() && opt.precision != Precision::I8)
+        TERN_FAIL(
+            source << ": its encoder weights are stored as int8 (tern convert --quantize int8): it runs "
+                      "for inference in int8 only (precision int8), not "
+                   << precision_name(opt.precision)
+                   << "; training and fp32 / bf16 need the float model it was converted from");
+    }
+    if (prepare) prepare_layers(i0, i1, opt.precision, opt.prepare_inference);
+  }
 
   // Pooler: part of BertModel / RobertaModel / BertForSequenceClassification. A checkpoint without one
   // (masked-LM) gives an encoder without pooler, unless a head needs it (BERT) and may be initialised.
@@ -107,24 +124,26 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
                         "for inference in int8 only (precision int8), not "
                      << precision_name(opt.precision)
                      << "; training and fp32 / bf16 need the float model it was converted from");
-  if (opt.precision != Precision::F32 || opt.prepare_inference) {
+  if (prepare) {
     precision_ = opt.precision;
     prepared_ = true;
-    // One layer per thread: packing is memory-bound and mostly first touches of fresh pages (BERT-base:
-    // ~340 MB), which the kernel serves on both cores at once.
-    std::exception_ptr err;
-    const int64_t L = static_cast<int64_t>(layers_.size());
-#pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(1, std::min <int>(num_threads(), L)))
-    for (int64_t i = 0; i < L; ++i) {
-      try {
-        layers_[static_cast<size_t>(i)].set_precision(opt.precision, /*release=*/opt.prepare_inference);
-      } catch (...) {
-#pragma omp critical(tern_prepare_error)
-        if (!err) err = std::current_exception();
-      }
-    }
-    if (err) std::rethrow_exception(err);
   }
+}
+
+// Prepares layers [i0, i1) for inference, one layer per thread: packing is memory-bound and mostly first
+// touches of fresh pages (BERT-base: ~340 MB in all), which the kernel serves on both cores at once.
+void LoadedModel::prepare_layers(int64_t i0, int64_t i1, Precision p, bool release) {
+  std::exception_ptr err;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast <int>(std::max <int64_t>(1, i1 - i0)))
+  for (int64_t i = i0; i < i1; ++i) {
+    try {
+      layers_[static_cast<size_t>(i)].set_precision(p, release);
+    } catch (...) {
+#pragma omp critical(tern_prepare_error)
+      if (!err) err = std::current_exception();
+    }
+  }
+  if (err) std::rethrow_exception(err);
 }
 
 std::shared_ptr<const LoadedModel> LoadedModel::from_bundle(ModelBundle& bundle, const std::string& source,

@@ -176,6 +176,7 @@ class LoadedModel {
 
  private:
   friend class Model;  // training changes the parameters (arena, freezing, gradients)
+  void prepare_layers(int64_t i0, int64_t i1, Precision p, bool release);
   // out (B*T, C) = word[ids] + type[tti] + pos[pos_ids], position ids into ws.pos_ids (no LayerNorm).
   void embed(Workspace& ws, const int64_t* ids, const int64_t* tti, int64_t B, int64_t T, float* out) const;
   void embed_rows(const int64_t* ids, const int64_t* tti, int64_t N, const int64_t* pos_ids,
