@@ -435,13 +435,23 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     // batches grow one by one: growing the buffers with them would keep their 1.5x slack and the freed
     // smaller blocks in the peak RSS).
     int64_t max_tokens = 0, max_rows = 0;
+    std::vector<int64_t> batch_tokens(static_cast<size_t>(batches));
     for (int64_t bi = 0; bi < batches; ++bi) {
       int64_t t = 0;
       for (int64_t i = starts[bi]; i < starts[bi + 1]; ++i)
         t += std::max<int64_t>(1, static_cast<int64_t>(e.ids[static_cast<size_t>(order[i])].size()));
+      batch_tokens[static_cast<size_t>(bi)] = t;
       max_tokens = std::max(max_tokens, t);
       max_rows = std::max(max_rows, starts[bi + 1] - starts[bi]);
     }
+    // The workers take batches largest first (by tokens), so that the window ends on small ones and no
+    // worker idles long while another finishes a big one (a BERT-base batch of 256 tokens is ~0.4 s).
+    // Results go to their input rows: the order changes nothing else.
+    std::vector<int64_t> sched(static_cast<size_t>(batches));
+    for (int64_t bi = 0; bi < batches; ++bi) sched[static_cast<size_t>(bi)] = bi;
+    std::stable_sort(sched.begin(), sched.end(), [&](int64_t a, int64_t b) {
+      return batch_tokens[static_cast<size_t>(a)] > batch_tokens[static_cast<size_t>(b)];
+    });
     for (int64_t wi = 0; wi < std::max<int64_t>(nw, 1); ++wi) {
       Runners::Worker& w = runners_->workers[static_cast<size_t>(wi)];
       w.models[mi].reserve_packed(max_tokens, max_rows);
@@ -457,9 +467,9 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
       {
         Runners::Worker& w = runners_->workers[static_cast<size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t bi = 0; bi < batches; ++bi) {
+        for (int64_t j = 0; j < batches; ++j) {
           try {
-            run_batch(w, bi);
+            run_batch(w, sched[static_cast<size_t>(j)]);
           } catch (...) {
 #pragma omp critical(tern_predict_error)
             if (!err) err = std::current_exception();
