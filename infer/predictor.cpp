@@ -374,9 +374,10 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     ModelResult& r = res[mi];
     if (opt_.pool != Pool::None) r.embeddings.assign(static_cast<size_t>(N * C), 0.f);
     const std::vector<int64_t> order = length_order(e);
-    // Batch bi = rows order[starts[bi] .. starts[bi + 1]): up to batch_size rows and batch_tokens tokens.
+    // Batch bi = rows order[starts[bi] .. starts[bi + 1]) with batch_tokens[bi] tokens: up to batch_size
+    // rows and opt_.batch_tokens tokens.
     const int64_t bs = opt_.batch_size;
-    std::vector<int64_t> starts = {0};
+    std::vector<int64_t> starts = {0}, batch_tokens;
     {
       int64_t t = 0;
       for (int64_t i = 0; i < N; ++i) {
@@ -385,11 +386,15 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
         const int64_t n = i - starts.back();
         if (n > 0 && (n >= bs || (opt_.batch_tokens > 0 && t + len > opt_.batch_tokens))) {
           starts.push_back(i);
+          batch_tokens.push_back(t);
           t = 0;
         }
         t += len;
       }
-      if (N > 0) starts.push_back(N);
+      if (N > 0) {
+        starts.push_back(N);
+        batch_tokens.push_back(t);
+      }
     }
     const int64_t batches = static_cast<int64_t>(starts.size()) - 1;
     // One packed batch of rows order[r0 .. r0 + n) on worker w; results to their input rows.
@@ -435,13 +440,8 @@ std::vector<ModelResult> Predictor::run(const std::vector<Encoded>& enc) {
     // batches grow one by one: growing the buffers with them would keep their 1.5x slack and the freed
     // smaller blocks in the peak RSS).
     int64_t max_tokens = 0, max_rows = 0;
-    std::vector<int64_t> batch_tokens(static_cast<size_t>(batches));
     for (int64_t bi = 0; bi < batches; ++bi) {
-      int64_t t = 0;
-      for (int64_t i = starts[bi]; i < starts[bi + 1]; ++i)
-        t += std::max<int64_t>(1, static_cast<int64_t>(e.ids[static_cast<size_t>(order[i])].size()));
-      batch_tokens[static_cast<size_t>(bi)] = t;
-      max_tokens = std::max(max_tokens, t);
+      max_tokens = std::max(max_tokens, batch_tokens[static_cast<size_t>(bi)]);
       max_rows = std::max(max_rows, starts[bi + 1] - starts[bi]);
     }
     // The workers take batches largest first (by tokens), so that the window ends on small ones and no

@@ -33,6 +33,13 @@ TensorMap with_prefix(TensorMap t, const std::string& prefix) {
   return out;
 }
 
+[[noreturn]] void fail_stored_int8(const std::string& source, Precision p) {
+  TERN_FAIL(source << ": its encoder weights are stored as int8 (tern convert --quantize int8): it runs "
+                      "for inference in int8 only (precision int8), not "
+                   << precision_name(p)
+                   << "; training and fp32 / bf16 need the float model it was converted from");
+}
+
 }  // namespace
 
 LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::string& source,
@@ -80,11 +87,7 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
     for (int64_t i = i0; i < i1; ++i) {
       layers_.emplace_back(ps_, c, i);
       if (prepare && layers_.back().stored_int8() && opt.precision != Precision::I8)
-        TERN_FAIL(
-            source << ": its encoder weights are stored as int8 (tern convert --quantize int8): it runs "
-                      "for inference in int8 only (precision int8), not "
-                   << precision_name(opt.precision)
-                   << "; training and fp32 / bf16 need the float model it was converted from");
+        fail_stored_int8(source, opt.precision);
     }
     if (prepare) prepare_layers(i0, i1, opt.precision, opt.prepare_inference);
   }
@@ -119,11 +122,7 @@ LoadedModel::LoadedModel(const ModelConfig& cfg, TensorMap tensors, const std::s
   ps_.finish(skippable);
   bool stored_int8 = false;
   for (const auto& l : layers_) stored_int8 = stored_int8 || l.stored_int8();
-  if (stored_int8 && opt.precision != Precision::I8)
-    TERN_FAIL(source << ": its encoder weights are stored as int8 (tern convert --quantize int8): it runs "
-                        "for inference in int8 only (precision int8), not "
-                     << precision_name(opt.precision)
-                     << "; training and fp32 / bf16 need the float model it was converted from");
+  if (stored_int8 && opt.precision != Precision::I8) fail_stored_int8(source, opt.precision);
   if (prepare) {
     precision_ = opt.precision;
     prepared_ = true;
